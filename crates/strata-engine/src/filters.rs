@@ -1,0 +1,97 @@
+//! Filters applied to every candidate secret: Shannon entropy and the
+//! placeholder test that keeps documentation values (`AKIAIOSFODNN7EXAMPLE`,
+//! `${TOKEN}`, `<your-key>`, `xxxx…`) out of reports.
+
+/// Shannon entropy of `bytes` in bits per byte (0 for empty input).
+pub fn shannon_entropy(bytes: &[u8]) -> f64 {
+    if bytes.is_empty() {
+        return 0.0;
+    }
+    let mut counts = [0u32; 256];
+    for &b in bytes {
+        counts[b as usize] += 1;
+    }
+    let len = bytes.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / len;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// Substrings (lower-case) that mark a value as a placeholder, not a secret.
+const PLACEHOLDER_MARKERS: &[&[u8]] = &[
+    b"example",
+    b"${",
+    b"{{",
+    b"<",
+    b">",
+    b"changeme",
+    b"change_me",
+    b"placeholder",
+    b"your_",
+    b"your-",
+    b"xxxx",
+    b"redacted",
+    b"dummy",
+    b"***",
+    b"12345678",
+    b"abcdefgh",
+];
+
+/// True when `secret` looks like a placeholder: it contains one of the
+/// markers above (ASCII case-insensitive), or a single byte makes up more
+/// than half of a secret of 8 bytes or more (`0000…`, `aaaa…`).
+pub fn is_placeholder(secret: &[u8]) -> bool {
+    let lower: Vec<u8> = secret.iter().map(u8::to_ascii_lowercase).collect();
+    if PLACEHOLDER_MARKERS
+        .iter()
+        .any(|marker| memchr::memmem::find(&lower, marker).is_some())
+    {
+        return true;
+    }
+    if secret.len() >= 8 {
+        let mut counts = [0u32; 256];
+        for &b in secret {
+            counts[b as usize] += 1;
+        }
+        let most = counts.iter().copied().max().unwrap_or(0) as usize;
+        if most * 2 > secret.len() {
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entropy_of_known_strings() {
+        assert_eq!(shannon_entropy(b""), 0.0);
+        assert_eq!(shannon_entropy(b"aaaa"), 0.0);
+        assert!((shannon_entropy(b"abcd") - 2.0).abs() < 1e-9);
+        assert!(shannon_entropy(b"k3JxQ9vT2mWp8ZrL5nYb7cHd4fGs1a") > 4.0);
+    }
+
+    #[test]
+    fn placeholders_are_recognised() {
+        for p in [
+            &b"AKIAIOSFODNN7EXAMPLE"[..],
+            b"${GITHUB_TOKEN}",
+            b"<your-api-key>",
+            b"ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            b"0000000000000000",
+            b"{{ secrets.TOKEN }}",
+            b"********",
+        ] {
+            assert!(is_placeholder(p), "{}", String::from_utf8_lossy(p));
+        }
+        assert!(!is_placeholder(b"k3JxQ9vT2mWp8ZrL5nYb7cHd4fGs1a"));
+        assert!(!is_placeholder(b"Tr0ub4dor&3x!Qz"));
+    }
+}

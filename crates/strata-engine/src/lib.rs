@@ -1,0 +1,26 @@
+//! The strata matching engine.
+//!
+//! [`Matcher::new`] compiles a [`strata_rules::Ruleset`] into one
+//! aho-corasick automaton over every rule keyword (ASCII case-insensitive)
+//! plus one regex per rule. Scanning runs the automaton once over the input;
+//! a rule's regex runs only inside merged windows around that rule's keyword
+//! hits, so the cost of a rule is paid only where its keywords occur. Matches
+//! then pass the filters: the match must contain a keyword, the secret must
+//! not be a placeholder, must reach the rule's minimum entropy, pass its
+//! offline validator and miss its allowlist.
+//!
+//! Input is either a byte slice ([`Matcher::scan_bytes`]) or a reader
+//! ([`Matcher::scan_reader`]), which is consumed in fixed-size chunks that
+//! overlap by more than the longest match a rule can produce, so memory stays
+//! flat and a secret straddling a chunk edge is still found exactly once.
+
+mod chunk;
+mod examples;
+mod filters;
+mod matcher;
+pub mod text;
+
+pub use examples::{ExampleFailure, ExampleKind};
+pub use chunk::{ScanStats, DEFAULT_CHUNK_SIZE};
+pub use filters::{is_placeholder, shannon_entropy};
+pub use matcher::{CompileError, Match, Matcher, MatcherOptions, Scratch};

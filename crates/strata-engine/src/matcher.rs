@@ -1,0 +1,378 @@
+//! Compiling a ruleset and matching one buffer: the keyword pass, the regex
+//! windows and the per-match filters.
+
+use std::ops::Range;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use regex_automata::{
+    meta::{self, Regex},
+    util::{captures::Captures, syntax},
+    Anchored, Input, PatternID,
+};
+use strata_rules::{GlobalAllowlist, Rule, Ruleset, SecretGroup, Validation};
+
+use crate::filters::{is_placeholder, shannon_entropy};
+
+/// A rule that could not be compiled; names the rule and where it came from.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    #[error("{source_file}: rule {rule_id}: {problem}")]
+    Rule {
+        source_file: String,
+        rule_id: String,
+        problem: String,
+    },
+    #[error("allowlist regex {pattern:?}: {problem}")]
+    Allowlist { pattern: String, problem: String },
+    #[error("building the keyword automaton: {0}")]
+    Keywords(String),
+}
+
+/// Knobs that change what the matcher reports.
+#[derive(Debug, Clone, Default)]
+pub struct MatcherOptions {
+    /// Report matches whose validator failed (checksum-invalid), marked so.
+    pub report_invalid: bool,
+    /// Allowlist entries that apply to every rule (from the user's config).
+    pub global_allowlist: GlobalAllowlist,
+}
+
+struct CompiledRule {
+    rule: Rule,
+    regex: Regex,
+    /// Capture group index of the secret (0 = whole match).
+    secret_group: usize,
+    allow_regexes: Vec<Regex>,
+    generic: bool,
+}
+
+/// A compiled ruleset, shareable across threads (`&Matcher` is `Sync`).
+pub struct Matcher {
+    rules: Vec<CompiledRule>,
+    keywords: AhoCorasick,
+    /// For each keyword pattern, the rules that listed it.
+    keyword_rules: Vec<Vec<u32>>,
+    max_window: usize,
+    max_keyword_len: usize,
+    global_allow_regexes: Vec<Regex>,
+    options: MatcherOptions,
+}
+
+/// Per-thread mutable state for scanning: reuse one per thread.
+pub struct Scratch {
+    hits: Vec<(u32, usize, usize)>,
+    caches: Vec<Option<meta::Cache>>,
+    lowered: Vec<u8>,
+    pub(crate) raw: Vec<RawMatch>,
+}
+
+/// A match inside one buffer, before line/column resolution.
+#[derive(Debug, Clone)]
+pub(crate) struct RawMatch {
+    pub rule: u32,
+    pub span: Range<usize>,
+    pub secret: Range<usize>,
+    pub entropy: f64,
+    pub validation: Validation,
+}
+
+/// A reported match: the rule, where it is and what it found.
+#[derive(Debug, Clone)]
+pub struct Match {
+    /// Index of the rule in [`Matcher::rules`].
+    pub rule_index: usize,
+    /// Byte offsets of the whole regex match in the scanned input.
+    pub start: u64,
+    pub end: u64,
+    /// Byte offset of the secret in the scanned input.
+    pub secret_start: u64,
+    /// The secret itself. Callers must keep it out of logs and default output.
+    pub secret: Vec<u8>,
+    /// 1-based line and column (in bytes) of the secret's first byte.
+    pub line: u64,
+    pub column: u64,
+    /// 1-based line of the secret's last byte.
+    pub end_line: u64,
+    pub entropy: f64,
+    pub validation: Validation,
+    /// The line holding the secret carries a `strata:allow` marker.
+    pub inline_allow: bool,
+}
+
+fn regex_builder() -> meta::Builder {
+    let mut builder = Regex::builder();
+    builder
+        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        .configure(Regex::config().utf8_empty(false));
+    builder
+}
+
+fn compile_regex(pattern: &str) -> Result<Regex, String> {
+    regex_builder().build(pattern).map_err(|e| e.to_string())
+}
+
+impl Matcher {
+    /// Compiles every rule of `ruleset`.
+    pub fn new(ruleset: &Ruleset, options: MatcherOptions) -> Result<Matcher, CompileError> {
+        let mut rules = Vec::with_capacity(ruleset.len());
+        let mut keyword_index: std::collections::HashMap<String, usize> = Default::default();
+        let mut keyword_list: Vec<String> = Vec::new();
+        let mut keyword_rules: Vec<Vec<u32>> = Vec::new();
+        for (index, rule) in ruleset.rules().iter().enumerate() {
+            let fail = |problem: String| CompileError::Rule {
+                source_file: rule.source.clone(),
+                rule_id: rule.id.clone(),
+                problem,
+            };
+            let regex = compile_regex(&rule.regex).map_err(|e| fail(format!("regex: {e}")))?;
+            let group_info = regex.group_info();
+            let groups = group_info.group_len(PatternID::ZERO);
+            let secret_group = match &rule.secret_group {
+                SecretGroup::Default => group_info
+                    .to_index(PatternID::ZERO, "secret")
+                    .unwrap_or(if groups > 1 { 1 } else { 0 }),
+                SecretGroup::Index(i) => {
+                    let i = *i as usize;
+                    if i >= groups {
+                        return Err(fail(format!("secret_group {i} but the regex has {} groups", groups - 1)));
+                    }
+                    i
+                }
+                SecretGroup::Name(name) => group_info
+                    .to_index(PatternID::ZERO, name)
+                    .ok_or_else(|| fail(format!("secret_group {name:?} is not a group of the regex")))?,
+            };
+            let allow_regexes = rule
+                .allowlist
+                .regexes
+                .iter()
+                .map(|p| compile_regex(p).map_err(|e| fail(format!("allowlist regex {p:?}: {e}"))))
+                .collect::<Result<Vec<_>, _>>()?;
+            for keyword in &rule.keywords {
+                let slot = *keyword_index.entry(keyword.clone()).or_insert_with(|| {
+                    keyword_list.push(keyword.clone());
+                    keyword_rules.push(Vec::new());
+                    keyword_list.len() - 1
+                });
+                keyword_rules[slot].push(index as u32);
+            }
+            rules.push(CompiledRule {
+                generic: rule.tags.iter().any(|t| t == "generic") || rule.id.starts_with("generic-"),
+                rule: rule.clone(),
+                regex,
+                secret_group,
+                allow_regexes,
+            });
+        }
+        let keywords = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&keyword_list)
+            .map_err(|e| CompileError::Keywords(e.to_string()))?;
+        let global_allow_regexes = options
+            .global_allowlist
+            .regexes
+            .iter()
+            .map(|p| {
+                compile_regex(p).map_err(|problem| CompileError::Allowlist {
+                    pattern: p.clone(),
+                    problem,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Matcher {
+            max_window: rules.iter().map(|r| r.rule.window).max().unwrap_or(0),
+            max_keyword_len: keyword_list.iter().map(String::len).max().unwrap_or(0),
+            rules,
+            keywords,
+            keyword_rules,
+            global_allow_regexes,
+            options,
+        })
+    }
+
+    /// The rule behind a match's `rule_index`.
+    pub fn rule(&self, index: usize) -> &Rule {
+        &self.rules[index].rule
+    }
+
+    pub fn rules(&self) -> impl ExactSizeIterator<Item = &Rule> {
+        self.rules.iter().map(|r| &r.rule)
+    }
+
+    pub fn options(&self) -> &MatcherOptions {
+        &self.options
+    }
+
+    /// The longest match any rule can report: chunk overlap must exceed it.
+    pub fn max_match_len(&self) -> usize {
+        2 * self.max_window + self.max_keyword_len
+    }
+
+    /// True when the user's config or the rule's own allowlist exempts `path`.
+    pub fn path_allowed(&self, rule_index: usize, path: &str) -> bool {
+        self.options.global_allowlist.paths.is_match(path) || self.rules[rule_index].rule.allowlist.paths.is_match(path)
+    }
+
+    pub fn new_scratch(&self) -> Scratch {
+        Scratch {
+            hits: Vec::new(),
+            caches: (0..self.rules.len()).map(|_| None).collect(),
+            lowered: Vec::new(),
+            raw: Vec::new(),
+        }
+    }
+
+    /// Finds every match in `hay` whose start lies in `accept`, appending them
+    /// to `scratch.raw` sorted by start. Offsets are relative to `hay`.
+    pub(crate) fn scan_buffer(&self, hay: &[u8], accept: Range<usize>, scratch: &mut Scratch) {
+        scratch.raw.clear();
+        scratch.hits.clear();
+        for hit in self.keywords.find_overlapping_iter(hay) {
+            for &rule in &self.keyword_rules[hit.pattern().as_usize()] {
+                scratch.hits.push((rule, hit.start(), hit.end()));
+            }
+        }
+        if scratch.hits.is_empty() {
+            return;
+        }
+        scratch.hits.sort_unstable();
+        let mut i = 0;
+        while i < scratch.hits.len() {
+            let rule_index = scratch.hits[i].0;
+            let window = self.rules[rule_index as usize].rule.window;
+            let (_, first_start, first_end) = scratch.hits[i];
+            let mut region = first_start.saturating_sub(window)..(first_end + window).min(hay.len());
+            i += 1;
+            while i < scratch.hits.len() && scratch.hits[i].0 == rule_index {
+                let (_, s, e) = scratch.hits[i];
+                let next = s.saturating_sub(window)..(e + window).min(hay.len());
+                if next.start <= region.end {
+                    region.end = region.end.max(next.end);
+                } else {
+                    self.search_region(rule_index, hay, region, &accept, scratch);
+                    region = next;
+                }
+                i += 1;
+            }
+            self.search_region(rule_index, hay, region, &accept, scratch);
+        }
+        scratch.raw.sort_unstable_by_key(|m| (m.span.start, m.rule));
+        self.drop_generic_duplicates(&mut scratch.raw);
+    }
+
+    fn search_region(
+        &self,
+        rule_index: u32,
+        hay: &[u8],
+        region: Range<usize>,
+        accept: &Range<usize>,
+        scratch: &mut Scratch,
+    ) {
+        let compiled = &self.rules[rule_index as usize];
+        let cache = scratch.caches[rule_index as usize].get_or_insert_with(|| compiled.regex.create_cache());
+        let mut input = Input::new(hay).range(region.clone());
+        let mut caps: Option<Captures> = None;
+        while let Some(found) = compiled.regex.search_with(cache, &input) {
+            let span = found.range();
+            let next_start = if span.is_empty() { span.end + 1 } else { span.end };
+            if accept.contains(&span.start) {
+                let secret = if compiled.secret_group == 0 {
+                    Some(span.clone())
+                } else {
+                    let caps = caps.get_or_insert_with(|| compiled.regex.create_captures());
+                    let anchored = Input::new(hay).range(span.clone()).anchored(Anchored::Yes);
+                    compiled.regex.search_captures_with(cache, &anchored, caps);
+                    caps.get_group(compiled.secret_group).map(|s| s.range())
+                };
+                if let Some(secret) = secret.filter(|s| !s.is_empty()) {
+                    if let Some(raw) = self.filter(compiled, rule_index, hay, span.clone(), secret, &mut scratch.lowered) {
+                        scratch.raw.push(raw);
+                    }
+                }
+            }
+            if next_start > region.end {
+                break;
+            }
+            input.set_start(next_start);
+        }
+    }
+
+    /// Applies the filters that every match must pass; `None` drops it.
+    fn filter(
+        &self,
+        compiled: &CompiledRule,
+        rule_index: u32,
+        hay: &[u8],
+        span: Range<usize>,
+        secret: Range<usize>,
+        lowered: &mut Vec<u8>,
+    ) -> Option<RawMatch> {
+        let rule = &compiled.rule;
+        lowered.clear();
+        lowered.extend(hay[span.clone()].iter().map(u8::to_ascii_lowercase));
+        if !rule
+            .keywords
+            .iter()
+            .any(|k| memchr::memmem::find(lowered, k.as_bytes()).is_some())
+        {
+            return None;
+        }
+        let value = &hay[secret.clone()];
+        if is_placeholder(value) {
+            return None;
+        }
+        let entropy = shannon_entropy(value);
+        if rule.min_entropy.is_some_and(|min| entropy < min) {
+            return None;
+        }
+        let validation = rule.validator.map_or(Validation::None, |v| v.validate(value));
+        if validation.is_failure() && !self.options.report_invalid {
+            return None;
+        }
+        if compiled
+            .allow_regexes
+            .iter()
+            .chain(&self.global_allow_regexes)
+            .any(|re| re.is_match(value))
+        {
+            return None;
+        }
+        let stopwords = rule.allowlist.stopwords.iter().chain(&self.options.global_allowlist.stopwords);
+        let mut stopwords = stopwords.peekable();
+        if stopwords.peek().is_some() {
+            let lower_secret: Vec<u8> = value.iter().map(u8::to_ascii_lowercase).collect();
+            if stopwords
+                .into_iter()
+                .any(|w| memchr::memmem::find(&lower_secret, w.as_bytes()).is_some())
+            {
+                return None;
+            }
+        }
+        Some(RawMatch {
+            rule: rule_index,
+            span,
+            secret,
+            entropy,
+            validation,
+        })
+    }
+
+    /// A generic rule (`password = …`) that reports the same secret as a
+    /// provider rule adds nothing: keep the provider rule's finding only.
+    fn drop_generic_duplicates(&self, raw: &mut Vec<RawMatch>) {
+        if raw.len() < 2 || !raw.iter().any(|m| self.rules[m.rule as usize].generic) {
+            return;
+        }
+        let specific: Vec<Range<usize>> = raw
+            .iter()
+            .filter(|m| !self.rules[m.rule as usize].generic)
+            .map(|m| m.secret.clone())
+            .collect();
+        raw.retain(|m| {
+            !self.rules[m.rule as usize].generic
+                || !specific.iter().any(|s| s.start < m.secret.end && m.secret.start < s.end)
+        });
+    }
+}

@@ -1,0 +1,201 @@
+//! Behaviour of the matcher on small hand-written rulesets: windows, chunk
+//! edges, filters, validators, line/column.
+
+use std::io::Cursor;
+
+use strata_engine::{Match, Matcher, MatcherOptions};
+use strata_rules::{validators::base62_six, Ruleset, Validation};
+
+const RULES: &str = r#"
+[[rules]]
+id = "demo-token"
+name = "Demo token"
+keywords = ["dmo_"]
+regex = '''\b(dmo_[A-Za-z0-9]{24})\b'''
+min_entropy = 3.0
+examples = ["x dmo_k3JxQ9vT2mWp8ZrL5nYb7cHd"]
+counterexamples = ["dmo_aaaaaaaaaaaaaaaaaaaaaaaa"]
+
+[[rules]]
+id = "github-pat-classic"
+name = "GitHub PAT"
+keywords = ["ghp_"]
+regex = '''\b(ghp_[A-Za-z0-9]{36})\b'''
+validator = "github-checksum"
+examples = []
+counterexamples = []
+
+[[rules]]
+id = "generic-secret"
+name = "Generic secret"
+keywords = ["secret"]
+regex = '''(?i)secret\s*=\s*"?([A-Za-z0-9_]{16,64})"?'''
+min_entropy = 3.0
+tags = ["generic"]
+examples = []
+counterexamples = []
+
+[[rules]]
+id = "pem-block"
+name = "PEM block"
+keywords = ["-----begin demo key-----"]
+regex = '''-----BEGIN DEMO KEY-----\s*([A-Za-z0-9+/=\s]{20,6000}?)\s*-----END DEMO KEY-----'''
+window = 8000
+examples = []
+counterexamples = []
+"#;
+
+fn matcher() -> Matcher {
+    let mut set = Ruleset::default();
+    set.add_file("test.toml", RULES).unwrap();
+    Matcher::new(&set, MatcherOptions::default()).unwrap()
+}
+
+fn scan(m: &Matcher, hay: &[u8]) -> Vec<Match> {
+    let mut out = Vec::new();
+    let mut scratch = m.new_scratch();
+    m.scan_bytes(hay, &mut scratch, &mut |x| out.push(x));
+    out
+}
+
+fn scan_chunked(m: &Matcher, hay: &[u8], chunk: usize) -> Vec<Match> {
+    let mut out = Vec::new();
+    let mut scratch = m.new_scratch();
+    m.scan_reader(&mut Cursor::new(hay), chunk, &mut scratch, &mut |x| out.push(x))
+        .unwrap();
+    out
+}
+
+fn github_token(random: &str) -> String {
+    format!("ghp_{random}{}", std::str::from_utf8(&base62_six(crc32fast_hash(random))).unwrap())
+}
+
+fn crc32fast_hash(s: &str) -> u32 {
+    // CRC-32/ISO-HDLC, bitwise: keeps the test independent of the crate under test.
+    let mut crc = !0u32;
+    for &b in s.as_bytes() {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+#[test]
+fn finds_secret_with_line_and_column() {
+    let m = matcher();
+    let hits = scan(&m, b"first line\n  token: dmo_k3JxQ9vT2mWp8ZrL5nYb7cHd\n");
+    assert_eq!(hits.len(), 1);
+    let hit = &hits[0];
+    assert_eq!(m.rule(hit.rule_index).id, "demo-token");
+    assert_eq!((hit.line, hit.column, hit.end_line), (2, 10, 2));
+    assert_eq!(hit.secret, b"dmo_k3JxQ9vT2mWp8ZrL5nYb7cHd");
+    assert!(!hit.inline_allow);
+}
+
+#[test]
+fn keywords_are_case_insensitive_but_regex_decides() {
+    let m = matcher();
+    assert!(scan(&m, b"DMO_k3JxQ9vT2mWp8ZrL5nYb7cHd").is_empty());
+    assert_eq!(scan(&m, b"\"dmo_k3JxQ9vT2mWp8ZrL5nYb7cHd\"").len(), 1);
+}
+
+#[test]
+fn low_entropy_and_placeholders_are_dropped() {
+    let m = matcher();
+    assert!(scan(&m, b"dmo_aaaaaaaaaaaaaaaaaaaaaaaa").is_empty());
+    assert!(scan(&m, b"dmo_EXAMPLEk3JxQ9vT2mWp8ZrL5").is_empty());
+}
+
+#[test]
+fn github_checksum_gates_reporting() {
+    let m = matcher();
+    let good = github_token("k3JxQ9vT2mWp8ZrL5nYb7cHd4fGs1a");
+    let hits = scan(&m, good.as_bytes());
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].validation, Validation::ChecksumValid);
+    let mut bad = good.clone().into_bytes();
+    bad[39] = if bad[39] == b'Q' { b'R' } else { b'Q' };
+    assert!(scan(&m, &bad).is_empty());
+    let mut set = Ruleset::default();
+    set.add_file("test.toml", RULES).unwrap();
+    let lenient = Matcher::new(&set, MatcherOptions { report_invalid: true, ..Default::default() }).unwrap();
+    let hits = scan(&lenient, &bad);
+    assert_eq!(hits[0].validation, Validation::ChecksumInvalid);
+}
+
+#[test]
+fn generic_rule_yields_to_specific_rule_on_same_secret() {
+    let m = matcher();
+    let hits = scan(&m, b"secret = dmo_k3JxQ9vT2mWp8ZrL5nYb7cHd\nsecret = \"Zq8LmW3xT9vB2nK7pR4s\"\n");
+    let ids: Vec<&str> = hits.iter().map(|h| m.rule(h.rule_index).id.as_str()).collect();
+    assert_eq!(ids, ["demo-token", "generic-secret"]);
+}
+
+#[test]
+fn inline_allow_is_flagged() {
+    let m = matcher();
+    let hits = scan(&m, b"a = dmo_k3JxQ9vT2mWp8ZrL5nYb7cHd # strata:allow\n");
+    assert!(hits[0].inline_allow);
+}
+
+#[test]
+fn chunk_edges_find_each_secret_once() {
+    let m = matcher();
+    let secret = b"dmo_k3JxQ9vT2mWp8ZrL5nYb7cHd";
+    let chunk = 64 * 1024;
+    // Place the secret at every offset around the first chunk edge.
+    let overlap = m.max_match_len() + 64;
+    let chunk_used = chunk.max(overlap * 2);
+    for delta in [0usize, 1, 5, 13, 27, 28, 29, 40, overlap - 1, overlap, overlap + 3] {
+        let mut hay = vec![b'.'; chunk_used + overlap * 3];
+        let at = chunk_used - delta;
+        hay[at - 1] = b' ';
+        hay[at..at + secret.len()].copy_from_slice(secret);
+        hay[at + secret.len()] = b' ';
+        let hits = scan_chunked(&m, &hay, chunk);
+        assert_eq!(hits.len(), 1, "delta {delta}");
+        assert_eq!(hits[0].secret_start, at as u64, "delta {delta}");
+        assert_eq!(hits[0].column, at as u64 + 1);
+    }
+}
+
+#[test]
+fn chunked_and_whole_scans_agree_with_lines() {
+    let m = matcher();
+    let mut hay = Vec::new();
+    for i in 0..40_000 {
+        if i % 997 == 0 {
+            hay.extend_from_slice(format!("line {i} dmo_k3JxQ9vT2mWp8ZrL5nYb{:04}\n", i % 10000).as_bytes());
+        } else {
+            hay.extend_from_slice(b"nothing to see here, move along please\n");
+        }
+    }
+    let whole = scan(&m, &hay);
+    let chunked = scan_chunked(&m, &hay, 100_000);
+    assert!(whole.len() > 30);
+    let key = |h: &Match| (h.secret_start, h.line, h.column, h.secret.clone());
+    assert_eq!(whole.iter().map(key).collect::<Vec<_>>(), chunked.iter().map(key).collect::<Vec<_>>());
+    assert_eq!(whole[1].line, 998);
+}
+
+#[test]
+fn multi_line_block_reports_end_line() {
+    let m = matcher();
+    let hay = b"x\n-----BEGIN DEMO KEY-----\nQUJDREVGR0hJSktMTU5PUFFSU1RVVldY\nWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2\n-----END DEMO KEY-----\n";
+    let hits = scan(&m, hay);
+    assert_eq!(hits.len(), 1);
+    assert_eq!((hits[0].line, hits[0].end_line), (3, 4));
+}
+
+#[test]
+fn utf16_input_is_decoded() {
+    let m = matcher();
+    let mut bytes = vec![0xFF, 0xFE];
+    for unit in "k = dmo_k3JxQ9vT2mWp8ZrL5nYb7cHd\r\n".encode_utf16() {
+        bytes.extend_from_slice(&unit.to_le_bytes());
+    }
+    assert_eq!(scan(&m, &bytes).len(), 1);
+    assert_eq!(scan_chunked(&m, &bytes, 1 << 20).len(), 1);
+}
