@@ -1,1 +1,32 @@
-fn main() {}
+//! The `strata` binary: parses the command line and wires the library
+//! crates together. It owns no scanning logic of its own.
+//!
+//! Exit codes: 0 nothing found, 1 findings (not in the baseline), 2 the scan
+//! was incomplete or failed — an unreadable input makes it 2 even when
+//! findings exist, so a pipeline gate fails closed.
+
+mod args;
+mod cmd_rules;
+mod cmd_scan;
+mod output;
+
+use clap::Parser;
+
+fn main() {
+    let cli = args::Cli::parse();
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("strata: error: {err:#}");
+            2
+        }
+    };
+    std::process::exit(code);
+}
+
+fn run(cli: args::Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        args::Command::Scan(scan) => cmd_scan::run(scan),
+        args::Command::Rules(rules) => cmd_rules::run(rules),
+    }
+}

@@ -60,9 +60,9 @@ impl Matcher {
         emit(self, hay, 0, &LineTracker::default(), scratch, sink);
     }
 
-    /// Scans a reader in overlapping chunks of `chunk_size` bytes. A UTF-16
-    /// input (BOM) is buffered up to `utf16_limit` bytes and decoded whole;
-    /// beyond that it is scanned as raw bytes.
+    /// Scans a reader in overlapping chunks of `chunk_size` bytes, reusing
+    /// the scratch buffer. A UTF-16 input (BOM) that fits in one chunk is
+    /// decoded whole; a larger one is scanned as raw bytes.
     pub fn scan_reader(
         &self,
         reader: &mut dyn Read,
@@ -73,18 +73,35 @@ impl Matcher {
         let overlap = self.max_match_len() + 64;
         let chunk_size = chunk_size.max(overlap * 2);
         let capacity = chunk_size + overlap;
-        let mut buf: Vec<u8> = Vec::with_capacity(capacity);
+        let mut buf = std::mem::take(&mut scratch.buf);
+        buf.clear();
+        buf.reserve(capacity);
+        let result = self.scan_chunks(reader, &mut buf, chunk_size, overlap, scratch, sink);
+        scratch.buf = buf;
+        result
+    }
+
+    fn scan_chunks(
+        &self,
+        reader: &mut dyn Read,
+        buf: &mut Vec<u8>,
+        chunk_size: usize,
+        overlap: usize,
+        scratch: &mut Scratch,
+        sink: &mut dyn FnMut(Match),
+    ) -> io::Result<ScanStats> {
+        let capacity = chunk_size + overlap;
         let mut base: u64 = 0;
         let mut lines = LineTracker::default();
         let mut total: u64 = 0;
         let mut first = true;
         loop {
-            let eof = fill(reader, &mut buf, capacity, &mut total)?;
+            let eof = fill(reader, buf, capacity, &mut total)?;
             if first {
                 first = false;
-                if let Some(order) = sniff_utf16_bom(&buf) {
+                if let Some(order) = sniff_utf16_bom(buf) {
                     if eof {
-                        let decoded = decode_utf16(&buf, order);
+                        let decoded = decode_utf16(buf, order);
                         self.scan_buffer(&decoded, 0..decoded.len(), scratch);
                         emit(self, &decoded, 0, &lines, scratch, sink);
                         return Ok(ScanStats { bytes: total });
@@ -92,13 +109,13 @@ impl Matcher {
                 }
             }
             if eof {
-                self.scan_buffer(&buf, 0..buf.len(), scratch);
-                emit(self, &buf, base, &lines, scratch, sink);
+                self.scan_buffer(buf, 0..buf.len(), scratch);
+                emit(self, buf, base, &lines, scratch, sink);
                 return Ok(ScanStats { bytes: total });
             }
             let owned = buf.len() - overlap;
-            self.scan_buffer(&buf, 0..owned, scratch);
-            emit(self, &buf, base, &lines, scratch, sink);
+            self.scan_buffer(buf, 0..owned, scratch);
+            emit(self, buf, base, &lines, scratch, sink);
             lines.advance(&buf[..owned], base);
             buf.drain(..owned);
             base += owned as u64;
@@ -107,27 +124,15 @@ impl Matcher {
 }
 
 /// Reads until `buf` holds `capacity` bytes or the reader ends; true at EOF.
+/// Reads into spare capacity (no zeroing), so small inputs cost no memset.
 fn fill(reader: &mut dyn Read, buf: &mut Vec<u8>, capacity: usize, total: &mut u64) -> io::Result<bool> {
-    while buf.len() < capacity {
-        let old = buf.len();
-        buf.resize(capacity, 0);
-        match reader.read(&mut buf[old..]) {
-            Ok(0) => {
-                buf.truncate(old);
-                return Ok(true);
-            }
-            Ok(n) => {
-                buf.truncate(old + n);
-                *total += n as u64;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(old),
-            Err(e) => {
-                buf.truncate(old);
-                return Err(e);
-            }
-        }
+    let want = capacity.saturating_sub(buf.len());
+    if want == 0 {
+        return Ok(false);
     }
-    Ok(false)
+    let got = reader.take(want as u64).read_to_end(buf)?;
+    *total += got as u64;
+    Ok(got < want)
 }
 
 /// Turns the raw matches of one buffer into [`Match`]es with line/column.

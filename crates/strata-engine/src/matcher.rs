@@ -63,6 +63,7 @@ pub struct Scratch {
     hits: Vec<(u32, usize, usize)>,
     caches: Vec<Option<meta::Cache>>,
     lowered: Vec<u8>,
+    pub(crate) buf: Vec<u8>,
     pub(crate) raw: Vec<RawMatch>,
 }
 
@@ -220,6 +221,7 @@ impl Matcher {
             hits: Vec::new(),
             caches: (0..self.rules.len()).map(|_| None).collect(),
             lowered: Vec::new(),
+            buf: Vec::new(),
             raw: Vec::new(),
         }
     }

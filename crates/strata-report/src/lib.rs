@@ -1,1 +1,20 @@
-//! placeholder
+//! Turning matches into findings and findings into reports.
+//!
+//! - [`finding`]: a [`Finding`] per match — redacted secret, a *secret
+//!   fingerprint* (same leaked value, same id, wherever it is) and a
+//!   *finding id* (fingerprint + location); inline `strata:allow` handling.
+//! - [`baseline`]: accepted findings, so a gate fails only on new ones.
+//! - [`format`]: text, JSON, JSONL and SARIF 2.1.0 writers.
+//!
+//! The JSON field names are a contract that pipelines script against; they
+//! are documented in the README and only ever added to.
+
+pub mod baseline;
+pub mod finding;
+pub mod format;
+pub mod summary;
+
+pub use baseline::{Baseline, BaselineError};
+pub use finding::{Finding, FindingBuilder, Fingerprinter};
+pub use format::{write_report, Format};
+pub use summary::{Report, Summary};

@@ -1,1 +1,23 @@
-//! placeholder
+//! Inputs for strata: everything that turns a user's argument into blobs of
+//! bytes with an origin, fed through the engine.
+//!
+//! - [`fs`] walks directories in parallel (dot-files and git-ignored files
+//!   included, `.git/` internals and symlink targets excluded) and scans
+//!   files, stdin and explicit paths.
+//! - [`blob`] scans one stream: it sniffs magic bytes and opens nested
+//!   archives (zip-family, tar, gzip, zstd) up to a depth limit, naming
+//!   members `outer.zip!inner/path`.
+//! - [`collect`] gathers matches, errors and skipped inputs from many threads.
+//!
+//! Every input that cannot be read becomes an error in the [`Collector`]
+//! naming the input; the scan goes on with the rest.
+
+pub mod blob;
+pub mod collect;
+pub mod fs;
+pub mod limits;
+pub mod origin;
+
+pub use collect::{Collector, Hit, Problem, Skipped};
+pub use limits::Limits;
+pub use origin::{Fate, FateStatus, ImageContext, LayerContext, Origin};

@@ -1,0 +1,190 @@
+//! Command-line definitions. Long help for each flag sits next to the flag.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "strata",
+    version,
+    about = "Find leaked secrets in workspace trees and container images",
+    long_about = "Find leaked secrets in workspace trees and container images.\n\n\
+Exit codes: 0 nothing found, 1 findings (not in the baseline), 2 the scan was \
+incomplete or failed (fail closed: an unreadable input makes it 2 even when \
+findings exist)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Scan files, directories and standard input (`-`).
+    Scan(ScanArgs),
+    /// List the rules, or check a rules directory against its own examples.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+/// Which rules to use: the embedded default set, or a directory, plus a config.
+#[derive(Args, Debug, Clone)]
+pub struct RuleArgs {
+    /// Use the rules in DIR (every *.toml in it) instead of the embedded set.
+    #[arg(long, value_name = "DIR")]
+    pub rules: Option<PathBuf>,
+
+    /// Read extra rules, disabled rules and a global allowlist from FILE.
+    ///
+    /// A config is only read from the path given here: a strata.toml lying
+    /// inside a scanned tree is never picked up, so scanned code cannot
+    /// allowlist its own secrets.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Also report matches whose checksum or structure is invalid (marked so).
+    #[arg(long)]
+    pub include_invalid: bool,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Text,
+    Json,
+    Jsonl,
+    Sarif,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+/// How findings are reported and judged.
+#[derive(Args, Debug, Clone)]
+pub struct OutputArgs {
+    /// Report format.
+    #[arg(long, short = 'f', value_enum, default_value = "text")]
+    pub format: FormatArg,
+
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Only findings not in this baseline count (and are reported).
+    ///
+    /// A finding is in the baseline when the same secret (by fingerprint)
+    /// was accepted at the same path; moved lines stay accepted.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+
+    /// Write every finding of this scan to FILE as a baseline, then exit 0
+    /// unless the scan was incomplete.
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
+
+    /// Print secrets in full instead of redacted. Reports then hold live credentials.
+    #[arg(long)]
+    pub show_secrets: bool,
+
+    /// Ignore inline `strata:allow` markers (for strict gates).
+    #[arg(long)]
+    pub no_inline_allow: bool,
+
+    /// Colors in text output.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub color: ColorArg,
+}
+
+#[derive(Args, Debug)]
+pub struct ScanArgs {
+    /// Files and directories to scan; `-` reads standard input.
+    #[arg(default_value = ".", value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Do not scan paths matching GLOB (relative to the scanned directory;
+    /// a glob without `/` matches at any depth). Repeatable.
+    #[arg(long, short = 'x', value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
+    /// Skip files larger than SIZE (e.g. 512K, 64M, 1G); they are listed as skipped.
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = parse_size)]
+    pub max_file_size: u64,
+
+    /// How many archives deep to look inside (zip, jar, tar, tar.gz, …); 0 scans archives as raw bytes.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub max_archive_depth: usize,
+
+    /// Scanning threads (default: one per core).
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+
+    #[command(flatten)]
+    pub rules: RuleArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RulesCommand {
+    /// List the rules in use.
+    List {
+        #[command(flatten)]
+        rules: RuleArgs,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check rules: every example must match its rule, no counterexample may.
+    ///
+    /// With DIR, checks the rules in DIR; without, the embedded set.
+    /// Exits 1 if any rule fails its own examples, 2 if the rules do not load.
+    Check {
+        /// Rules directory to check.
+        #[arg(value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// Parses `123`, `64K`, `256M`, `1G` (binary units) into bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let number: u64 = digits.parse().map_err(|_| format!("{text:?} is not a size like 64M"))?;
+    let shift = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        other => return Err(format!("unknown size unit {other:?} (use K, M or G)")),
+    };
+    number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("10").unwrap(), 10);
+        assert_eq!(parse_size("64K").unwrap(), 64 << 10);
+        assert_eq!(parse_size("256M").unwrap(), 256 << 20);
+        assert_eq!(parse_size("1g").unwrap(), 1 << 30);
+        assert!(parse_size("12Q").is_err());
+        assert!(parse_size("M").is_err());
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

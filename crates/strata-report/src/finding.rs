@@ -1,0 +1,260 @@
+//! Findings: what a report says about one match.
+//!
+//! A finding never holds the secret in clear unless the user asked for it
+//! (`--show-secrets`); by default only a short prefix survives redaction.
+//! Two identities make findings trackable across runs:
+//! - the *secret fingerprint*, SHA-256 over the rule id and the secret (an
+//!   HMAC-SHA-256 when `STRATA_FINGERPRINT_KEY` is set, so a shared report
+//!   gives nothing to brute-force a short secret against): the same leaked
+//!   value is one identity wherever it appears, and survives moved lines;
+//! - the *finding id*: the fingerprint plus the location.
+
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use strata_engine::Matcher;
+use strata_sources::Hit;
+
+/// Environment variable holding the key for fingerprints, if any.
+pub const FINGERPRINT_KEY_ENV: &str = "STRATA_FINGERPRINT_KEY";
+
+/// Computes secret fingerprints, keyed or not.
+#[derive(Clone, Default)]
+pub struct Fingerprinter {
+    key: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Fingerprinter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fingerprinter").field("keyed", &self.key.is_some()).finish()
+    }
+}
+
+impl Fingerprinter {
+    pub fn new(key: Option<Vec<u8>>) -> Fingerprinter {
+        Fingerprinter {
+            key: key.filter(|k| !k.is_empty()),
+        }
+    }
+
+    /// Reads the key from [`FINGERPRINT_KEY_ENV`].
+    pub fn from_env() -> Fingerprinter {
+        Fingerprinter::new(std::env::var_os(FINGERPRINT_KEY_ENV).map(|k| k.into_encoded_bytes()))
+    }
+
+    pub fn is_keyed(&self) -> bool {
+        self.key.is_some()
+    }
+
+    /// Hex fingerprint of `secret` as found by rule `rule_id`.
+    pub fn secret(&self, rule_id: &str, secret: &[u8]) -> String {
+        match &self.key {
+            Some(key) => {
+                let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+                mac.update(rule_id.as_bytes());
+                mac.update(&[0]);
+                mac.update(secret);
+                hex::encode(mac.finalize().into_bytes())
+            }
+            None => {
+                let mut hasher = Sha256::new();
+                hasher.update(rule_id.as_bytes());
+                hasher.update([0]);
+                hasher.update(secret);
+                hex::encode(hasher.finalize())
+            }
+        }
+    }
+}
+
+/// Hex finding id: the secret fingerprint bound to a location.
+pub fn finding_id(fingerprint: &str, location: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(fingerprint.as_bytes());
+    for part in location {
+        hasher.update([0]);
+        hasher.update(part.as_bytes());
+    }
+    hex::encode(&hasher.finalize()[..16])
+}
+
+/// The redacted form of a secret: enough of its start to recognise the kind
+/// of credential (at most 4 bytes, at most a quarter of it), never enough to use it.
+pub fn redact(secret: &[u8]) -> String {
+    let shown = (secret.len() / 4).min(4);
+    let prefix: String = String::from_utf8_lossy(&secret[..shown])
+        .chars()
+        .map(|c| if c.is_control() { '.' } else { c })
+        .collect();
+    format!("{prefix}*****")
+}
+
+/// The image a finding was found in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageField {
+    pub reference: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest_digest: Option<String>,
+}
+
+/// The layer a finding was found in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerField {
+    pub index: usize,
+    pub digest: String,
+    pub diff_id: Option<String>,
+    pub created_by: Option<String>,
+}
+
+/// What later layers did to the file holding the finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FateField {
+    /// `present`, `deleted` or `overwritten`.
+    pub status: String,
+    pub layer_index: Option<usize>,
+    pub layer_digest: Option<String>,
+}
+
+/// One reported secret. Field names are the JSON contract (README).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub rule_id: String,
+    pub rule_name: String,
+    pub path: String,
+    pub line: u64,
+    pub column: u64,
+    pub end_line: u64,
+    /// Redacted unless the user asked for `--show-secrets`.
+    pub secret: String,
+    pub fingerprint: String,
+    pub finding_id: String,
+    pub entropy: f64,
+    /// `checksum-valid`, `checksum-invalid`, `structure-valid`, `structure-invalid` or `none`.
+    pub validation: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageField>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<LayerField>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fate: Option<FateField>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_field: Option<String>,
+}
+
+impl Finding {
+    /// A one-line location: `path:line:col`, prefixed by the layer for images.
+    pub fn location(&self) -> String {
+        let mut out = String::new();
+        if let Some(field) = &self.config_field {
+            out.push_str("config ");
+            out.push_str(field);
+            return out;
+        }
+        if let Some(layer) = &self.layer {
+            out.push_str(&format!("layer {} ({}) ", layer.index, short_digest(&layer.digest)));
+        }
+        out.push_str(&format!("{}:{}:{}", self.path, self.line, self.column));
+        out
+    }
+}
+
+/// `sha256:0123456789ab` from a full digest.
+pub fn short_digest(digest: &str) -> String {
+    match digest.split_once(':') {
+        Some((algo, hex)) => format!("{algo}:{}", &hex[..hex.len().min(12)]),
+        None => digest[..digest.len().min(12)].to_string(),
+    }
+}
+
+/// Builds findings from hits.
+pub struct FindingBuilder<'a> {
+    pub matcher: &'a Matcher,
+    pub fingerprinter: Fingerprinter,
+    pub show_secrets: bool,
+    /// Honour `strata:allow` markers (off with `--no-inline-allow`).
+    pub inline_allow: bool,
+}
+
+impl FindingBuilder<'_> {
+    /// The finding for `hit`, or `None` when an inline `strata:allow` suppresses it.
+    pub fn build(&self, hit: &Hit) -> Option<Finding> {
+        if self.inline_allow && hit.found.inline_allow {
+            return None;
+        }
+        let rule = self.matcher.rule(hit.found.rule_index);
+        let fingerprint = self.fingerprinter.secret(&rule.id, &hit.found.secret);
+        let image = hit.origin.image.as_ref().map(|i| ImageField {
+            reference: i.reference.clone(),
+            manifest_digest: i.manifest_digest.clone(),
+        });
+        let layer = hit.origin.layer.as_ref().map(|l| LayerField {
+            index: l.index,
+            digest: l.digest.clone(),
+            diff_id: l.diff_id.clone(),
+            created_by: l.created_by.clone(),
+        });
+        let fate = hit.fate.as_ref().map(|f| FateField {
+            status: f.status.as_str().to_string(),
+            layer_index: f.layer_index,
+            layer_digest: f.layer_digest.clone(),
+        });
+        let line = hit.found.line.to_string();
+        let column = hit.found.column.to_string();
+        let mut location: Vec<&str> = Vec::new();
+        if let Some(image) = &image {
+            location.push(&image.reference);
+        }
+        if let Some(layer) = &layer {
+            location.push(&layer.digest);
+        }
+        if let Some(field) = &hit.origin.config_field {
+            location.push(field);
+        }
+        location.extend([hit.origin.path.as_str(), &line, &column]);
+        Some(Finding {
+            rule_id: rule.id.clone(),
+            rule_name: rule.name.clone(),
+            path: hit.origin.path.clone(),
+            line: hit.found.line,
+            column: hit.found.column,
+            end_line: hit.found.end_line,
+            secret: if self.show_secrets {
+                String::from_utf8_lossy(&hit.found.secret).into_owned()
+            } else {
+                redact(&hit.found.secret)
+            },
+            finding_id: finding_id(&fingerprint, &location),
+            fingerprint,
+            entropy: (hit.found.entropy * 100.0).round() / 100.0,
+            validation: hit.found.validation.as_str().to_string(),
+            image,
+            layer,
+            fate,
+            config_field: hit.origin.config_field.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_keeps_a_short_prefix_only() {
+        assert_eq!(redact(b"ghp_k3JxQ9vT2mWp8ZrL5nYb7cHd4fGs1a000000"), "ghp_*****");
+        assert_eq!(redact(b"short"), "s*****");
+        assert_eq!(redact(b"abc"), "*****");
+    }
+
+    #[test]
+    fn fingerprints_are_stable_and_keyable() {
+        let plain = Fingerprinter::new(None);
+        let a = plain.secret("rule", b"value");
+        assert_eq!(a, plain.secret("rule", b"value"));
+        assert_ne!(a, plain.secret("other-rule", b"value"));
+        let keyed = Fingerprinter::new(Some(b"k".to_vec()));
+        assert_ne!(a, keyed.secret("rule", b"value"));
+        assert_eq!(a.len(), 64);
+        assert!(!format!("{keyed:?}").contains('k') || format!("{keyed:?}").contains("keyed"));
+    }
+}

@@ -1,0 +1,111 @@
+//! The whole outcome of a scan: findings, what could not be read, what was
+//! skipped, and the summary figures a gate and a person look at.
+
+use serde::Serialize;
+use strata_sources::{Problem, Skipped};
+
+use crate::Finding;
+
+/// Figures for the summary line and the `summary` JSON object.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub files_scanned: u64,
+    pub bytes_scanned: u64,
+    pub findings: usize,
+    /// Suppressed by an inline `strata:allow`.
+    pub suppressed: usize,
+    /// Accepted by the baseline.
+    pub baselined: usize,
+    pub skipped: usize,
+    pub errors: usize,
+    pub elapsed_seconds: f64,
+    pub mb_per_second: f64,
+    /// False when anything could not be read: the scan is incomplete (exit 2).
+    pub complete: bool,
+}
+
+/// An input that could not be read, in report form.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorEntry {
+    pub path: String,
+    pub message: String,
+}
+
+/// An input not scanned (or cut short), in report form.
+#[derive(Debug, Clone, Serialize)]
+pub struct SkippedEntry {
+    pub path: String,
+    pub reason: String,
+}
+
+/// Everything a report format writes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub tool: ToolInfo,
+    pub summary: Summary,
+    pub findings: Vec<Finding>,
+    pub errors: Vec<ErrorEntry>,
+    pub skipped: Vec<SkippedEntry>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ToolInfo {
+    pub name: &'static str,
+    pub version: &'static str,
+    /// Version of this JSON layout; bumped only for incompatible changes.
+    pub report_format: u32,
+}
+
+impl Default for ToolInfo {
+    fn default() -> ToolInfo {
+        ToolInfo {
+            name: "strata",
+            version: env!("CARGO_PKG_VERSION"),
+            report_format: 1,
+        }
+    }
+}
+
+impl Report {
+    pub fn new(findings: Vec<Finding>, problems: Vec<Problem>, skipped: Vec<Skipped>, mut summary: Summary) -> Report {
+        summary.findings = findings.len();
+        summary.errors = problems.len();
+        summary.skipped = skipped.len();
+        summary.complete = problems.is_empty();
+        if summary.elapsed_seconds > 0.0 {
+            summary.mb_per_second =
+                ((summary.bytes_scanned as f64 / 1e6 / summary.elapsed_seconds) * 10.0).round() / 10.0;
+        }
+        summary.elapsed_seconds = (summary.elapsed_seconds * 1000.0).round() / 1000.0;
+        Report {
+            tool: ToolInfo::default(),
+            summary,
+            findings,
+            errors: problems
+                .into_iter()
+                .map(|p| ErrorEntry {
+                    path: p.path,
+                    message: p.message,
+                })
+                .collect(),
+            skipped: skipped
+                .into_iter()
+                .map(|s| SkippedEntry {
+                    path: s.path,
+                    reason: s.reason,
+                })
+                .collect(),
+        }
+    }
+
+    /// 0 nothing found, 1 findings, 2 incomplete (even with findings: fail closed).
+    pub fn exit_code(&self) -> i32 {
+        if !self.summary.complete {
+            2
+        } else if !self.findings.is_empty() {
+            1
+        } else {
+            0
+        }
+    }
+}
