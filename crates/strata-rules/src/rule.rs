@@ -132,6 +132,13 @@ pub struct Rule {
 impl Rule {
     pub(crate) fn from_spec(spec: RuleSpec, file: &str) -> Result<Rule, RuleError> {
         let id = spec.id.trim().to_string();
+        check_regex_syntax(&spec.regex).map_err(|e| RuleError::rule(file, &id, format!("regex: {e}")))?;
+        Rule::from_spec_unchecked_regex(spec, file)
+    }
+
+    /// Like `from_spec`, without parsing the regex (the engine builds it).
+    pub(crate) fn from_spec_unchecked_regex(spec: RuleSpec, file: &str) -> Result<Rule, RuleError> {
+        let id = spec.id.trim().to_string();
         let err = |problem: String| RuleError::rule(file, &id, problem);
         if id.is_empty()
             || !id
@@ -159,7 +166,6 @@ impl Rule {
         if keywords.is_empty() {
             return Err(err("a rule needs at least one keyword (the engine only runs a rule's regex near one)".into()));
         }
-        check_regex_syntax(&spec.regex).map_err(|e| err(format!("regex: {e}")))?;
         let secret_group = match spec.secret_group {
             None => SecretGroup::Default,
             Some(SecretGroupSpec::Index(i)) => SecretGroup::Index(i),
