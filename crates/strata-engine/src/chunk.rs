@@ -158,6 +158,7 @@ fn emit(
             secret,
             entropy,
             validation,
+            ..
         } = m;
         if secret.start >= counted_to {
             line += memchr::memchr_iter(b'\n', &buf[counted_to..secret.start]).count() as u64;

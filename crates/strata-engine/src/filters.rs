@@ -27,8 +27,6 @@ const PLACEHOLDER_MARKERS: &[&[u8]] = &[
     b"example",
     b"${",
     b"{{",
-    b"<",
-    b">",
     b"changeme",
     b"change_me",
     b"placeholder",
@@ -43,11 +41,12 @@ const PLACEHOLDER_MARKERS: &[&[u8]] = &[
 ];
 
 /// True when `secret` looks like a placeholder: it contains one of the
-/// markers above (ASCII case-insensitive), or a single byte makes up more
-/// than half of a secret of 8 bytes or more (`0000…`, `aaaa…`).
+/// markers above (ASCII case-insensitive) or a `<template>` such as
+/// `<your-key>`, or a single byte makes up more than half of a secret of 8
+/// bytes or more (`0000…`, `aaaa…`).
 pub fn is_placeholder(secret: &[u8]) -> bool {
     let lower: Vec<u8> = secret.iter().map(u8::to_ascii_lowercase).collect();
-    if PLACEHOLDER_MARKERS
+    if has_angle_template(secret) || PLACEHOLDER_MARKERS
         .iter()
         .any(|marker| memchr::memmem::find(&lower, marker).is_some())
     {
@@ -62,6 +61,24 @@ pub fn is_placeholder(secret: &[u8]) -> bool {
         if most * 2 > secret.len() {
             return true;
         }
+    }
+    false
+}
+
+/// `<word>` with only letters, digits, `_`, `-`, `.` or spaces inside: a
+/// template slot. A bare `<` or `>` is common in real random secrets.
+fn has_angle_template(secret: &[u8]) -> bool {
+    let mut rest = secret;
+    while let Some(open) = memchr::memchr(b'<', rest) {
+        let after = &rest[open + 1..];
+        let inner_len = after
+            .iter()
+            .take_while(|&&b| b.is_ascii_alphanumeric() || b"_-. ".contains(&b))
+            .count();
+        if inner_len > 0 && after.get(inner_len) == Some(&b'>') {
+            return true;
+        }
+        rest = after;
     }
     false
 }
@@ -93,5 +110,7 @@ mod tests {
         }
         assert!(!is_placeholder(b"k3JxQ9vT2mWp8ZrL5nYb7cHd4fGs1a"));
         assert!(!is_placeholder(b"Tr0ub4dor&3x!Qz"));
+        assert!(is_placeholder(b"<password>"));
+        assert!(!is_placeholder(b"k<3J!x>Q9!vT2m<Wp8"), "bare angle brackets are real characters");
     }
 }

@@ -134,6 +134,9 @@ pub(crate) struct RawMatch {
     pub secret: Range<usize>,
     pub entropy: f64,
     pub validation: Validation,
+    /// Recognised by a provider rule but rejected by its validator: not
+    /// reported, yet it keeps generic rules from reporting the same value.
+    pub claimed_only: bool,
 }
 
 /// A reported match: the rule, where it is and what it found.
@@ -369,7 +372,16 @@ impl Matcher {
         }
         let validation = rule.validator.map_or(Validation::None, |v| v.validate(value));
         if validation.is_failure() && !self.options.report_invalid {
-            return None;
+            // A provider rule recognised the shape and the checksum said no:
+            // a generic rule must not report the same value instead.
+            return Some(RawMatch {
+                rule: rule_index,
+                span,
+                secret,
+                entropy,
+                validation,
+                claimed_only: true,
+            });
         }
         if compiled
             .built()
@@ -397,6 +409,7 @@ impl Matcher {
             secret,
             entropy,
             validation,
+            claimed_only: false,
         })
     }
 
@@ -404,6 +417,7 @@ impl Matcher {
     /// provider rule adds nothing: keep the provider rule's finding only.
     fn drop_generic_duplicates(&self, raw: &mut Vec<RawMatch>) {
         if raw.len() < 2 || !raw.iter().any(|m| self.rules[m.rule as usize].generic) {
+            raw.retain(|m| !m.claimed_only);
             return;
         }
         let specific: Vec<Range<usize>> = raw
@@ -412,8 +426,9 @@ impl Matcher {
             .map(|m| m.secret.clone())
             .collect();
         raw.retain(|m| {
-            !self.rules[m.rule as usize].generic
-                || !specific.iter().any(|s| s.start < m.secret.end && m.secret.start < s.end)
+            !m.claimed_only
+                && (!self.rules[m.rule as usize].generic
+                    || !specific.iter().any(|s| s.start < m.secret.end && m.secret.start < s.end))
         });
     }
 }
