@@ -25,10 +25,14 @@ fn main() {
         println!("cargo:rerun-if-changed={}", path.display());
         let name = path.file_name().unwrap().to_string_lossy();
         let text = fs::read_to_string(path).unwrap();
-        let value: toml::Value = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: invalid TOML: {e}", path.display()));
+        let value: toml::Value = toml::from_str(&text)
+            .unwrap_or_else(|e| panic!("{}: invalid TOML: {e}", path.display()));
         let json_path = out_dir.join(format!("{name}.json"));
         fs::write(&json_path, serde_json::to_string(&value).unwrap()).unwrap();
-        out.push_str(&format!("    ({name:?}, include_str!({:?})),\n", json_path.display().to_string()));
+        out.push_str(&format!(
+            "    ({name:?}, include_str!({:?})),\n",
+            json_path.display().to_string()
+        ));
     }
     out.push_str("];\n");
     let out_path = out_dir.join("default_rules.rs");

@@ -39,10 +39,20 @@ pub fn run(command: RulesCommand) -> Result<i32> {
                 Some(dir) => Ruleset::from_dir(dir)?,
                 None => Ruleset::embedded()?,
             };
-            let matcher = Matcher::new(&ruleset, MatcherOptions { eager: true, ..Default::default() })?;
+            let matcher = Matcher::new(
+                &ruleset,
+                MatcherOptions {
+                    eager: true,
+                    ..Default::default()
+                },
+            )?;
             let compile = started.elapsed();
             let failures = matcher.check_examples();
-            let examples: usize = ruleset.rules().iter().map(|r| r.examples.len() + r.counterexamples.len()).sum();
+            let examples: usize = ruleset
+                .rules()
+                .iter()
+                .map(|r| r.examples.len() + r.counterexamples.len())
+                .sum();
             for failure in &failures {
                 println!("{failure}");
             }

@@ -9,7 +9,9 @@ use std::{
 
 use anyhow::{Context, Result};
 use strata_engine::{Matcher, MatcherOptions};
-use strata_report::{write_report, Baseline, FindingBuilder, Fingerprinter, Format, Report, Summary};
+use strata_report::{
+    write_report, Baseline, FindingBuilder, Fingerprinter, Format, Report, Summary,
+};
 use strata_rules::{Config, Ruleset};
 use strata_sources::Collector;
 
@@ -35,7 +37,12 @@ pub fn load_matcher(args: &RuleArgs) -> Result<Matcher> {
 
 /// Builds the report from what the collector gathered, writes it where the
 /// user asked, and returns the exit code.
-pub fn finish(matcher: &Matcher, collector: &Collector, started: Instant, args: &OutputArgs) -> Result<i32> {
+pub fn finish(
+    matcher: &Matcher,
+    collector: &Collector,
+    started: Instant,
+    args: &OutputArgs,
+) -> Result<i32> {
     let (hits, problems, skipped) = collector.take();
     let builder = FindingBuilder {
         matcher,
@@ -87,7 +94,8 @@ fn write_output(matcher: &Matcher, report: &Report, args: &OutputArgs) -> Result
     let rules: Vec<_> = matcher.rules().collect();
     match &args.output {
         Some(path) => {
-            let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+            let file =
+                File::create(path).with_context(|| format!("creating {}", path.display()))?;
             let mut out = BufWriter::new(file);
             let color = args.color == ColorArg::Always;
             write_report(report, format, &rules, color, &mut out)

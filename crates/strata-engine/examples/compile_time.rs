@@ -11,7 +11,14 @@ fn main() {
         let m = strata_engine::Matcher::new(&set, Default::default()).unwrap();
         let compile = t.elapsed();
         let t = Instant::now();
-        let eager = strata_engine::Matcher::new(&set, strata_engine::MatcherOptions { eager: true, ..Default::default() }).unwrap();
+        let eager = strata_engine::Matcher::new(
+            &set,
+            strata_engine::MatcherOptions {
+                eager: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let all = t.elapsed();
         println!(
             "{} rules: load {:?}, matcher {:?} (every regex built eagerly: {:?})",

@@ -53,11 +53,11 @@ impl Matcher {
         if let Some(order) = sniff_utf16_bom(hay) {
             let decoded = decode_utf16(hay, order);
             self.scan_buffer(&decoded, 0..decoded.len(), scratch);
-            emit(self, &decoded, 0, &LineTracker::default(), scratch, sink);
+            emit(&decoded, 0, &LineTracker::default(), scratch, sink);
             return;
         }
         self.scan_buffer(hay, 0..hay.len(), scratch);
-        emit(self, hay, 0, &LineTracker::default(), scratch, sink);
+        emit(hay, 0, &LineTracker::default(), scratch, sink);
     }
 
     /// Scans a reader in overlapping chunks of `chunk_size` bytes, reusing
@@ -103,19 +103,19 @@ impl Matcher {
                     if eof {
                         let decoded = decode_utf16(buf, order);
                         self.scan_buffer(&decoded, 0..decoded.len(), scratch);
-                        emit(self, &decoded, 0, &lines, scratch, sink);
+                        emit(&decoded, 0, &lines, scratch, sink);
                         return Ok(ScanStats { bytes: total });
                     }
                 }
             }
             if eof {
                 self.scan_buffer(buf, 0..buf.len(), scratch);
-                emit(self, buf, base, &lines, scratch, sink);
+                emit(buf, base, &lines, scratch, sink);
                 return Ok(ScanStats { bytes: total });
             }
             let owned = buf.len() - overlap;
             self.scan_buffer(buf, 0..owned, scratch);
-            emit(self, buf, base, &lines, scratch, sink);
+            emit(buf, base, &lines, scratch, sink);
             lines.advance(&buf[..owned], base);
             buf.drain(..owned);
             base += owned as u64;
@@ -125,7 +125,12 @@ impl Matcher {
 
 /// Reads until `buf` holds `capacity` bytes or the reader ends; true at EOF.
 /// Reads into spare capacity (no zeroing), so small inputs cost no memset.
-fn fill(reader: &mut dyn Read, buf: &mut Vec<u8>, capacity: usize, total: &mut u64) -> io::Result<bool> {
+fn fill(
+    reader: &mut dyn Read,
+    buf: &mut Vec<u8>,
+    capacity: usize,
+    total: &mut u64,
+) -> io::Result<bool> {
     let want = capacity.saturating_sub(buf.len());
     if want == 0 {
         return Ok(false);
@@ -137,7 +142,6 @@ fn fill(reader: &mut dyn Read, buf: &mut Vec<u8>, capacity: usize, total: &mut u
 
 /// Turns the raw matches of one buffer into [`Match`]es with line/column.
 fn emit(
-    matcher: &Matcher,
     buf: &[u8],
     base: u64,
     lines: &LineTracker,
@@ -164,14 +168,16 @@ fn emit(
             line += memchr::memchr_iter(b'\n', &buf[counted_to..secret.start]).count() as u64;
             counted_to = secret.start;
         } else {
-            line = lines.lines_before + memchr::memchr_iter(b'\n', &buf[..secret.start]).count() as u64;
+            line = lines.lines_before
+                + memchr::memchr_iter(b'\n', &buf[..secret.start]).count() as u64;
             counted_to = secret.start;
         }
         let line_start = match memchr::memrchr(b'\n', &buf[..secret.start]) {
             Some(nl) => base + nl as u64 + 1,
-            None => lines.line_start_before.max(0),
+            None => lines.line_start_before,
         };
-        let line_end = memchr::memchr(b'\n', &buf[secret.end..]).map_or(buf.len(), |nl| secret.end + nl);
+        let line_end =
+            memchr::memchr(b'\n', &buf[secret.end..]).map_or(buf.len(), |nl| secret.end + nl);
         let line_begin = memchr::memrchr(b'\n', &buf[..secret.start]).map_or(0, |nl| nl + 1);
         let inline_allow = memmem::find(&buf[line_begin..line_end], INLINE_ALLOW).is_some();
         let secret_newlines = memchr::memchr_iter(b'\n', &buf[secret.clone()]).count() as u64;
@@ -190,7 +196,6 @@ fn emit(
             inline_allow,
         });
     }
-    let _ = matcher;
     scratch.raw = raw;
     scratch.raw.clear();
 }

@@ -31,7 +31,11 @@ impl std::fmt::Display for ExampleFailure {
             ExampleKind::CounterexampleMatched => "counterexample matched",
             ExampleKind::Missing => "needs at least one example and one counterexample",
         };
-        write!(f, "{}: rule {}: {what}: {:?}", self.source, self.rule_id, self.text)
+        write!(
+            f,
+            "{}: rule {}: {what}: {:?}",
+            self.source, self.rule_id, self.text
+        )
     }
 }
 
@@ -53,14 +57,18 @@ impl Matcher {
             }
             for example in &rule.examples {
                 let mut found = false;
-                self.scan_bytes(example.as_bytes(), &mut scratch, &mut |m| found |= m.rule_index == index);
+                self.scan_bytes(example.as_bytes(), &mut scratch, &mut |m| {
+                    found |= m.rule_index == index
+                });
                 if !found {
                     failures.push(fail(ExampleKind::ExampleMissed, example));
                 }
             }
             for counter in &rule.counterexamples {
                 let mut found = false;
-                self.scan_bytes(counter.as_bytes(), &mut scratch, &mut |m| found |= m.rule_index == index);
+                self.scan_bytes(counter.as_bytes(), &mut scratch, &mut |m| {
+                    found |= m.rule_index == index
+                });
                 if found {
                     failures.push(fail(ExampleKind::CounterexampleMatched, counter));
                 }

@@ -46,9 +46,10 @@ const PLACEHOLDER_MARKERS: &[&[u8]] = &[
 /// bytes or more (`0000…`, `aaaa…`).
 pub fn is_placeholder(secret: &[u8]) -> bool {
     let lower: Vec<u8> = secret.iter().map(u8::to_ascii_lowercase).collect();
-    if has_angle_template(secret) || PLACEHOLDER_MARKERS
-        .iter()
-        .any(|marker| memchr::memmem::find(&lower, marker).is_some())
+    if has_angle_template(secret)
+        || PLACEHOLDER_MARKERS
+            .iter()
+            .any(|marker| memchr::memmem::find(&lower, marker).is_some())
     {
         return true;
     }
@@ -111,6 +112,9 @@ mod tests {
         assert!(!is_placeholder(b"k3JxQ9vT2mWp8ZrL5nYb7cHd4fGs1a"));
         assert!(!is_placeholder(b"Tr0ub4dor&3x!Qz"));
         assert!(is_placeholder(b"<password>"));
-        assert!(!is_placeholder(b"k<3J!x>Q9!vT2m<Wp8"), "bare angle brackets are real characters");
+        assert!(
+            !is_placeholder(b"k<3J!x>Q9!vT2m<Wp8"),
+            "bare angle brackets are real characters"
+        );
     }
 }

@@ -20,7 +20,7 @@ mod filters;
 mod matcher;
 pub mod text;
 
-pub use examples::{ExampleFailure, ExampleKind};
 pub use chunk::{ScanStats, DEFAULT_CHUNK_SIZE};
+pub use examples::{ExampleFailure, ExampleKind};
 pub use filters::{is_placeholder, shannon_entropy};
 pub use matcher::{CompileError, Match, Matcher, MatcherOptions, Scratch};

@@ -84,7 +84,10 @@ fn build_rule(rule: &Rule) -> Result<Built, String> {
         SecretGroup::Index(i) => {
             let i = *i as usize;
             if i >= groups {
-                return Err(format!("secret_group {i} but the regex has {} groups", groups - 1));
+                return Err(format!(
+                    "secret_group {i} but the regex has {} groups",
+                    groups - 1
+                ));
             }
             i
         }
@@ -183,7 +186,8 @@ impl Matcher {
         let mut keyword_rules: Vec<Vec<u32>> = Vec::new();
         for (index, rule) in ruleset.rules().iter().enumerate() {
             let compiled = CompiledRule {
-                generic: rule.tags.iter().any(|t| t == "generic") || rule.id.starts_with("generic-"),
+                generic: rule.tags.iter().any(|t| t == "generic")
+                    || rule.id.starts_with("generic-"),
                 rule: rule.clone(),
                 regex: OnceLock::new(),
             };
@@ -253,7 +257,8 @@ impl Matcher {
 
     /// True when the user's config or the rule's own allowlist exempts `path`.
     pub fn path_allowed(&self, rule_index: usize, path: &str) -> bool {
-        self.options.global_allowlist.paths.is_match(path) || self.rules[rule_index].rule.allowlist.paths.is_match(path)
+        self.options.global_allowlist.paths.is_match(path)
+            || self.rules[rule_index].rule.allowlist.paths.is_match(path)
     }
 
     pub fn new_scratch(&self) -> Scratch {
@@ -285,7 +290,8 @@ impl Matcher {
             let rule_index = scratch.hits[i].0;
             let window = self.rules[rule_index as usize].rule.window;
             let (_, first_start, first_end) = scratch.hits[i];
-            let mut region = first_start.saturating_sub(window)..(first_end + window).min(hay.len());
+            let mut region =
+                first_start.saturating_sub(window)..(first_end + window).min(hay.len());
             i += 1;
             while i < scratch.hits.len() && scratch.hits[i].0 == rule_index {
                 let (_, s, e) = scratch.hits[i];
@@ -314,12 +320,17 @@ impl Matcher {
     ) {
         let compiled = &self.rules[rule_index as usize];
         let built = compiled.built();
-        let cache = scratch.caches[rule_index as usize].get_or_insert_with(|| built.regex.create_cache());
+        let cache =
+            scratch.caches[rule_index as usize].get_or_insert_with(|| built.regex.create_cache());
         let mut input = Input::new(hay).range(region.clone());
         let mut caps: Option<Captures> = None;
         while let Some(found) = built.regex.search_with(cache, &input) {
             let span = found.range();
-            let next_start = if span.is_empty() { span.end + 1 } else { span.end };
+            let next_start = if span.is_empty() {
+                span.end + 1
+            } else {
+                span.end
+            };
             if accept.contains(&span.start) {
                 let secret = if built.secret_group == 0 {
                     Some(span.clone())
@@ -330,7 +341,14 @@ impl Matcher {
                     caps.get_group(built.secret_group).map(|s| s.range())
                 };
                 if let Some(secret) = secret.filter(|s| !s.is_empty()) {
-                    if let Some(raw) = self.filter(compiled, rule_index, hay, span.clone(), secret, &mut scratch.lowered) {
+                    if let Some(raw) = self.filter(
+                        compiled,
+                        rule_index,
+                        hay,
+                        span.clone(),
+                        secret,
+                        &mut scratch.lowered,
+                    ) {
                         scratch.raw.push(raw);
                     }
                 }
@@ -370,7 +388,9 @@ impl Matcher {
         if rule.min_entropy.is_some_and(|min| entropy < min) {
             return None;
         }
-        let validation = rule.validator.map_or(Validation::None, |v| v.validate(value));
+        let validation = rule
+            .validator
+            .map_or(Validation::None, |v| v.validate(value));
         if validation.is_failure() && !self.options.report_invalid {
             // A provider rule recognised the shape and the checksum said no:
             // a generic rule must not report the same value instead.
@@ -392,7 +412,11 @@ impl Matcher {
         {
             return None;
         }
-        let stopwords = rule.allowlist.stopwords.iter().chain(&self.options.global_allowlist.stopwords);
+        let stopwords = rule
+            .allowlist
+            .stopwords
+            .iter()
+            .chain(&self.options.global_allowlist.stopwords);
         let mut stopwords = stopwords.peekable();
         if stopwords.peek().is_some() {
             let lower_secret: Vec<u8> = value.iter().map(u8::to_ascii_lowercase).collect();
@@ -428,7 +452,9 @@ impl Matcher {
         raw.retain(|m| {
             !m.claimed_only
                 && (!self.rules[m.rule as usize].generic
-                    || !specific.iter().any(|s| s.start < m.secret.end && m.secret.start < s.end))
+                    || !specific
+                        .iter()
+                        .any(|s| s.start < m.secret.end && m.secret.start < s.end))
         });
     }
 }

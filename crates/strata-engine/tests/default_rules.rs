@@ -7,20 +7,48 @@ use strata_rules::Ruleset;
 #[test]
 fn every_default_rule_passes_its_examples() {
     let set = Ruleset::embedded().unwrap();
-    assert!(set.len() >= 250, "the default ruleset has only {} rules", set.len());
-    let matcher = Matcher::new(&set, MatcherOptions { eager: true, ..Default::default() }).unwrap();
+    assert!(
+        set.len() >= 250,
+        "the default ruleset has only {} rules",
+        set.len()
+    );
+    let matcher = Matcher::new(
+        &set,
+        MatcherOptions {
+            eager: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let failures = matcher.check_examples();
     let listing: Vec<String> = failures.iter().map(ToString::to_string).collect();
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), listing.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        listing.join("\n")
+    );
 }
 
 #[test]
 fn every_default_rule_has_a_description_and_two_examples_each_way() {
     let set = Ruleset::embedded().unwrap();
     for rule in set.rules() {
-        assert!(!rule.description.trim().is_empty(), "{}: no description", rule.id);
-        assert!(rule.examples.len() >= 2, "{}: fewer than 2 examples", rule.id);
-        assert!(rule.counterexamples.len() >= 2, "{}: fewer than 2 counterexamples", rule.id);
+        assert!(
+            !rule.description.trim().is_empty(),
+            "{}: no description",
+            rule.id
+        );
+        assert!(
+            rule.examples.len() >= 2,
+            "{}: fewer than 2 examples",
+            rule.id
+        );
+        assert!(
+            rule.counterexamples.len() >= 2,
+            "{}: fewer than 2 counterexamples",
+            rule.id
+        );
     }
 }
 
@@ -37,11 +65,17 @@ fn rule_examples_are_found_inside_larger_text() {
         for example in &rule.examples {
             let text = format!("{filler}{example}\n{filler}");
             let mut found = false;
-            matcher.scan_bytes(text.as_bytes(), &mut scratch, &mut |m| found |= m.rule_index == index);
+            matcher.scan_bytes(text.as_bytes(), &mut scratch, &mut |m| {
+                found |= m.rule_index == index
+            });
             if !found {
                 missed.push(format!("{}: {example:?}", rule.id));
             }
         }
     }
-    assert!(missed.is_empty(), "examples missed inside text:\n{}", missed.join("\n"));
+    assert!(
+        missed.is_empty(),
+        "examples missed inside text:\n{}",
+        missed.join("\n")
+    );
 }

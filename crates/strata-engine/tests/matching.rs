@@ -61,13 +61,18 @@ fn scan(m: &Matcher, hay: &[u8]) -> Vec<Match> {
 fn scan_chunked(m: &Matcher, hay: &[u8], chunk: usize) -> Vec<Match> {
     let mut out = Vec::new();
     let mut scratch = m.new_scratch();
-    m.scan_reader(&mut Cursor::new(hay), chunk, &mut scratch, &mut |x| out.push(x))
-        .unwrap();
+    m.scan_reader(&mut Cursor::new(hay), chunk, &mut scratch, &mut |x| {
+        out.push(x)
+    })
+    .unwrap();
     out
 }
 
 fn github_token(random: &str) -> String {
-    format!("ghp_{random}{}", std::str::from_utf8(&base62_six(crc32fast_hash(random))).unwrap())
+    format!(
+        "ghp_{random}{}",
+        std::str::from_utf8(&base62_six(crc32fast_hash(random))).unwrap()
+    )
 }
 
 fn crc32fast_hash(s: &str) -> u32 {
@@ -76,7 +81,11 @@ fn crc32fast_hash(s: &str) -> u32 {
     for &b in s.as_bytes() {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -120,7 +129,14 @@ fn github_checksum_gates_reporting() {
     assert!(scan(&m, &bad).is_empty());
     let mut set = Ruleset::default();
     set.add_file("test.toml", RULES).unwrap();
-    let lenient = Matcher::new(&set, MatcherOptions { report_invalid: true, ..Default::default() }).unwrap();
+    let lenient = Matcher::new(
+        &set,
+        MatcherOptions {
+            report_invalid: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let hits = scan(&lenient, &bad);
     assert_eq!(hits[0].validation, Validation::ChecksumInvalid);
 }
@@ -128,8 +144,14 @@ fn github_checksum_gates_reporting() {
 #[test]
 fn generic_rule_yields_to_specific_rule_on_same_secret() {
     let m = matcher();
-    let hits = scan(&m, b"secret = dmo_k3JxQ9vT2mWp8ZrL5nYb7cHd\nsecret = \"Zq8LmW3xT9vB2nK7pR4s\"\n");
-    let ids: Vec<&str> = hits.iter().map(|h| m.rule(h.rule_index).id.as_str()).collect();
+    let hits = scan(
+        &m,
+        b"secret = dmo_k3JxQ9vT2mWp8ZrL5nYb7cHd\nsecret = \"Zq8LmW3xT9vB2nK7pR4s\"\n",
+    );
+    let ids: Vec<&str> = hits
+        .iter()
+        .map(|h| m.rule(h.rule_index).id.as_str())
+        .collect();
     assert_eq!(ids, ["demo-token", "generic-secret"]);
 }
 
@@ -148,7 +170,19 @@ fn chunk_edges_find_each_secret_once() {
     // Place the secret at every offset around the first chunk edge.
     let overlap = m.max_match_len() + 64;
     let chunk_used = chunk.max(overlap * 2);
-    for delta in [0usize, 1, 5, 13, 27, 28, 29, 40, overlap - 1, overlap, overlap + 3] {
+    for delta in [
+        0usize,
+        1,
+        5,
+        13,
+        27,
+        28,
+        29,
+        40,
+        overlap - 1,
+        overlap,
+        overlap + 3,
+    ] {
         let mut hay = vec![b'.'; chunk_used + overlap * 3];
         let at = chunk_used - delta;
         hay[at - 1] = b' ';
@@ -167,7 +201,9 @@ fn chunked_and_whole_scans_agree_with_lines() {
     let mut hay = Vec::new();
     for i in 0..40_000 {
         if i % 997 == 0 {
-            hay.extend_from_slice(format!("line {i} dmo_k3JxQ9vT2mWp8ZrL5nYb{:04}\n", i % 10000).as_bytes());
+            hay.extend_from_slice(
+                format!("line {i} dmo_k3JxQ9vT2mWp8ZrL5nYb{:04}\n", i % 10000).as_bytes(),
+            );
         } else {
             hay.extend_from_slice(b"nothing to see here, move along please\n");
         }
@@ -176,7 +212,10 @@ fn chunked_and_whole_scans_agree_with_lines() {
     let chunked = scan_chunked(&m, &hay, 100_000);
     assert!(whole.len() > 30);
     let key = |h: &Match| (h.secret_start, h.line, h.column, h.secret.clone());
-    assert_eq!(whole.iter().map(key).collect::<Vec<_>>(), chunked.iter().map(key).collect::<Vec<_>>());
+    assert_eq!(
+        whole.iter().map(key).collect::<Vec<_>>(),
+        chunked.iter().map(key).collect::<Vec<_>>()
+    );
     assert_eq!(whole[1].line, 998);
 }
 

@@ -61,11 +61,18 @@ impl Baseline {
         if file.version != BASELINE_VERSION {
             return Err(BaselineError::Parse {
                 path: shown,
-                message: format!("version {} (this strata reads version {BASELINE_VERSION})", file.version),
+                message: format!(
+                    "version {} (this strata reads version {BASELINE_VERSION})",
+                    file.version
+                ),
             });
         }
         Ok(Baseline {
-            accepted: file.findings.into_iter().map(|e| (e.fingerprint, e.path)).collect(),
+            accepted: file
+                .findings
+                .into_iter()
+                .map(|e| (e.fingerprint, e.path))
+                .collect(),
         })
     }
 

@@ -26,7 +26,9 @@ pub struct Fingerprinter {
 
 impl std::fmt::Debug for Fingerprinter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Fingerprinter").field("keyed", &self.key.is_some()).finish()
+        f.debug_struct("Fingerprinter")
+            .field("keyed", &self.key.is_some())
+            .finish()
     }
 }
 
@@ -50,7 +52,8 @@ impl Fingerprinter {
     pub fn secret(&self, rule_id: &str, secret: &[u8]) -> String {
         match &self.key {
             Some(key) => {
-                let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+                let mut mac =
+                    Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
                 mac.update(rule_id.as_bytes());
                 mac.update(&[0]);
                 mac.update(secret);
@@ -151,7 +154,11 @@ impl Finding {
             return out;
         }
         if let Some(layer) = &self.layer {
-            out.push_str(&format!("layer {} ({}) ", layer.index, short_digest(&layer.digest)));
+            out.push_str(&format!(
+                "layer {} ({}) ",
+                layer.index,
+                short_digest(&layer.digest)
+            ));
         }
         out.push_str(&format!("{}:{}:{}", self.path, self.line, self.column));
         out
@@ -241,7 +248,10 @@ mod tests {
 
     #[test]
     fn redaction_keeps_a_short_prefix_only() {
-        assert_eq!(redact(b"ghp_k3JxQ9vT2mWp8ZrL5nYb7cHd4fGs1a000000"), "ghp_*****");
+        assert_eq!(
+            redact(b"ghp_k3JxQ9vT2mWp8ZrL5nYb7cHd4fGs1a000000"),
+            "ghp_*****"
+        );
         assert_eq!(redact(b"short"), "s*****");
         assert_eq!(redact(b"abc"), "*****");
     }

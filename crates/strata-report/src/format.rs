@@ -28,14 +28,24 @@ impl std::str::FromStr for Format {
             "json" => Format::Json,
             "jsonl" => Format::Jsonl,
             "sarif" => Format::Sarif,
-            other => return Err(format!("unknown format {other:?} (text, json, jsonl, sarif)")),
+            other => {
+                return Err(format!(
+                    "unknown format {other:?} (text, json, jsonl, sarif)"
+                ))
+            }
         })
     }
 }
 
 /// Writes `report` in `format`. `rules` feeds SARIF's rule table; `color`
 /// turns on ANSI colors in text.
-pub fn write_report(report: &Report, format: Format, rules: &[&Rule], color: bool, out: &mut dyn Write) -> io::Result<()> {
+pub fn write_report(
+    report: &Report,
+    format: Format,
+    rules: &[&Rule],
+    color: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     match format {
         Format::Json => {
             serde_json::to_writer_pretty(&mut *out, report)?;
@@ -87,7 +97,12 @@ impl Palette {
 fn write_text(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<()> {
     let p = Palette { on: color };
     for finding in &report.findings {
-        writeln!(out, "{}  {}", p.paint("1;31", &finding.rule_id), finding.rule_name)?;
+        writeln!(
+            out,
+            "{}  {}",
+            p.paint("1;31", &finding.rule_id),
+            finding.rule_name
+        )?;
         writeln!(out, "  {}", p.paint("36", &finding.location()))?;
         if let Some(image) = &finding.image {
             writeln!(out, "  image:    {}", image.reference)?;
@@ -99,8 +114,18 @@ fn write_text(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<(
         }
         if let Some(fate) = &finding.fate {
             if fate.status != "present" {
-                let by = fate.layer_index.map(|i| format!(" in layer {i}")).unwrap_or_default();
-                writeln!(out, "  fate:     {}", p.paint("33", &format!("{}{by} (still shipped in this layer)", fate.status)))?;
+                let by = fate
+                    .layer_index
+                    .map(|i| format!(" in layer {i}"))
+                    .unwrap_or_default();
+                writeln!(
+                    out,
+                    "  fate:     {}",
+                    p.paint(
+                        "33",
+                        &format!("{}{by} (still shipped in this layer)", fate.status)
+                    )
+                )?;
             }
         }
         let validation = if finding.validation == "none" {
@@ -118,10 +143,22 @@ fn write_text(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<(
         writeln!(out)?;
     }
     for skipped in &report.skipped {
-        writeln!(out, "{} {}: {}", p.paint("33", "skipped"), skipped.path, skipped.reason)?;
+        writeln!(
+            out,
+            "{} {}: {}",
+            p.paint("33", "skipped"),
+            skipped.path,
+            skipped.reason
+        )?;
     }
     for error in &report.errors {
-        writeln!(out, "{} {}: {}", p.paint("1;31", "error"), error.path, error.message)?;
+        writeln!(
+            out,
+            "{} {}: {}",
+            p.paint("1;31", "error"),
+            error.path,
+            error.message
+        )?;
     }
     let s = &report.summary;
     let mut extra = Vec::new();
@@ -131,12 +168,20 @@ fn write_text(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<(
     if s.baselined > 0 {
         extra.push(format!("{} in baseline", s.baselined));
     }
-    let extra = if extra.is_empty() { String::new() } else { format!(" ({})", extra.join(", ")) };
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", extra.join(", "))
+    };
     let headline = format!(
         "{} findings{extra}, {} skipped, {} errors",
         s.findings, s.skipped, s.errors
     );
-    let headline = if s.findings > 0 || s.errors > 0 { p.paint("1", &headline) } else { headline };
+    let headline = if s.findings > 0 || s.errors > 0 {
+        p.paint("1", &headline)
+    } else {
+        headline
+    };
     writeln!(
         out,
         "{headline}; scanned {} files, {} in {:.2}s ({:.1} MB/s){}",

@@ -67,14 +67,20 @@ impl Default for ToolInfo {
 }
 
 impl Report {
-    pub fn new(findings: Vec<Finding>, problems: Vec<Problem>, skipped: Vec<Skipped>, mut summary: Summary) -> Report {
+    pub fn new(
+        findings: Vec<Finding>,
+        problems: Vec<Problem>,
+        skipped: Vec<Skipped>,
+        mut summary: Summary,
+    ) -> Report {
         summary.findings = findings.len();
         summary.errors = problems.len();
         summary.skipped = skipped.len();
         summary.complete = problems.is_empty();
         if summary.elapsed_seconds > 0.0 {
             summary.mb_per_second =
-                ((summary.bytes_scanned as f64 / 1e6 / summary.elapsed_seconds) * 10.0).round() / 10.0;
+                ((summary.bytes_scanned as f64 / 1e6 / summary.elapsed_seconds) * 10.0).round()
+                    / 10.0;
         }
         summary.elapsed_seconds = (summary.elapsed_seconds * 1000.0).round() / 1000.0;
         Report {

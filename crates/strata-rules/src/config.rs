@@ -81,7 +81,12 @@ impl Config {
                 path_globs: spec.allowlist.paths,
                 paths,
                 regexes: spec.allowlist.regexes,
-                stopwords: spec.allowlist.stopwords.iter().map(|s| s.to_ascii_lowercase()).collect(),
+                stopwords: spec
+                    .allowlist
+                    .stopwords
+                    .iter()
+                    .map(|s| s.to_ascii_lowercase())
+                    .collect(),
             },
         })
     }
@@ -120,7 +125,10 @@ mod tests {
     #[test]
     fn disabling_an_unknown_rule_is_an_error() {
         let config = Config::parse("strata.toml", "disable=['nope']").unwrap();
-        let err = config.apply(&mut Ruleset::default()).unwrap_err().to_string();
+        let err = config
+            .apply(&mut Ruleset::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("strata.toml") && err.contains("nope"), "{err}");
     }
 }

@@ -80,16 +80,25 @@ pub struct Allowlist {
 }
 
 impl Allowlist {
-    pub(crate) fn from_spec(spec: AllowlistSpec, file: &str, id: &str) -> Result<Allowlist, RuleError> {
+    pub(crate) fn from_spec(
+        spec: AllowlistSpec,
+        file: &str,
+        id: &str,
+    ) -> Result<Allowlist, RuleError> {
         for re in &spec.regexes {
-            check_regex_syntax(re).map_err(|e| RuleError::rule(file, id, format!("allowlist regex {re:?}: {e}")))?;
+            check_regex_syntax(re)
+                .map_err(|e| RuleError::rule(file, id, format!("allowlist regex {re:?}: {e}")))?;
         }
         let paths = build_globset(&spec.paths).map_err(|e| RuleError::rule(file, id, e))?;
         Ok(Allowlist {
             regexes: spec.regexes,
             path_globs: spec.paths,
             paths,
-            stopwords: spec.stopwords.iter().map(|w| w.to_ascii_lowercase()).collect(),
+            stopwords: spec
+                .stopwords
+                .iter()
+                .map(|w| w.to_ascii_lowercase())
+                .collect(),
         })
     }
 
@@ -132,7 +141,8 @@ pub struct Rule {
 impl Rule {
     pub(crate) fn from_spec(spec: RuleSpec, file: &str) -> Result<Rule, RuleError> {
         let id = spec.id.trim().to_string();
-        check_regex_syntax(&spec.regex).map_err(|e| RuleError::rule(file, &id, format!("regex: {e}")))?;
+        check_regex_syntax(&spec.regex)
+            .map_err(|e| RuleError::rule(file, &id, format!("regex: {e}")))?;
         Rule::from_spec_unchecked_regex(spec, file)
     }
 
@@ -141,11 +151,13 @@ impl Rule {
         let id = spec.id.trim().to_string();
         let err = |problem: String| RuleError::rule(file, &id, problem);
         if id.is_empty()
-            || !id
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.' || b == b'_')
+            || !id.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.' || b == b'_'
+            })
         {
-            return Err(err("id must be non-empty lower-case ASCII letters, digits, '-', '_' or '.'".into()));
+            return Err(err(
+                "id must be non-empty lower-case ASCII letters, digits, '-', '_' or '.'".into(),
+            ));
         }
         if spec.name.trim().is_empty() {
             return Err(err("name is empty".into()));
@@ -153,7 +165,9 @@ impl Rule {
         let mut keywords = Vec::new();
         for keyword in &spec.keywords {
             if keyword.len() < 3 {
-                return Err(err(format!("keyword {keyword:?} is shorter than 3 bytes; it would fire everywhere")));
+                return Err(err(format!(
+                    "keyword {keyword:?} is shorter than 3 bytes; it would fire everywhere"
+                )));
             }
             if !keyword.is_ascii() {
                 return Err(err(format!("keyword {keyword:?} is not ASCII")));
@@ -164,7 +178,10 @@ impl Rule {
             }
         }
         if keywords.is_empty() {
-            return Err(err("a rule needs at least one keyword (the engine only runs a rule's regex near one)".into()));
+            return Err(err(
+                "a rule needs at least one keyword (the engine only runs a rule's regex near one)"
+                    .into(),
+            ));
         }
         let secret_group = match spec.secret_group {
             None => SecretGroup::Default,
@@ -174,7 +191,10 @@ impl Rule {
         let validator = match spec.validator.as_deref() {
             None => None,
             Some(name) => Some(Validator::from_name(name).ok_or_else(|| {
-                err(format!("unknown validator {name:?} (known: {})", Validator::NAMES.join(", ")))
+                err(format!(
+                    "unknown validator {name:?} (known: {})",
+                    Validator::NAMES.join(", ")
+                ))
             })?),
         };
         let window = spec.window.unwrap_or(DEFAULT_WINDOW);
@@ -183,7 +203,9 @@ impl Rule {
         }
         if let Some(e) = spec.min_entropy {
             if !(0.0..=8.0).contains(&e) {
-                return Err(err("min_entropy must be between 0 and 8 bits per byte".into()));
+                return Err(err(
+                    "min_entropy must be between 0 and 8 bits per byte".into()
+                ));
             }
         }
         let allowlist = Allowlist::from_spec(spec.allowlist, file, &id)?;

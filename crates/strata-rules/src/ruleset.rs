@@ -116,7 +116,11 @@ impl Ruleset {
     pub fn disable(&mut self, ids: &[String], file: &str) -> Result<(), RuleError> {
         let known: HashSet<&str> = self.rules.iter().map(|r| r.id.as_str()).collect();
         if let Some(unknown) = ids.iter().find(|id| !known.contains(id.as_str())) {
-            return Err(RuleError::rule(file, unknown, "disabled rule id does not exist"));
+            return Err(RuleError::rule(
+                file,
+                unknown,
+                "disabled rule id does not exist",
+            ));
         }
         self.rules.retain(|r| !ids.contains(&r.id));
         Ok(())
@@ -195,30 +199,48 @@ counterexamples = ["demo_short"]
         let mut set = Ruleset::default();
         set.add_file("a.toml", ONE).unwrap();
         let err = set.add_file("b.toml", ONE).unwrap_err().to_string();
-        assert!(err.contains("b.toml") && err.contains("demo-token") && err.contains("a.toml"), "{err}");
+        assert!(
+            err.contains("b.toml") && err.contains("demo-token") && err.contains("a.toml"),
+            "{err}"
+        );
     }
 
     #[test]
     fn rule_without_keyword_is_rejected() {
         let text = ONE.replace(r#"keywords = ["demo_"]"#, "keywords = []");
-        let err = Ruleset::default().add_file("x.toml", &text).unwrap_err().to_string();
-        assert!(err.contains("x.toml: rule demo-token:") && err.contains("keyword"), "{err}");
+        let err = Ruleset::default()
+            .add_file("x.toml", &text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("x.toml: rule demo-token:") && err.contains("keyword"),
+            "{err}"
+        );
     }
 
     #[test]
     fn bad_regex_and_unknown_validator_are_named() {
         let text = ONE.replace("[a-z0-9]{8}", "[a-z0-9{8}");
-        let err = Ruleset::default().add_file("x.toml", &text).unwrap_err().to_string();
+        let err = Ruleset::default()
+            .add_file("x.toml", &text)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("regex"), "{err}");
         let text = ONE.replace("\nexamples =", "\nvalidator = \"crc64\"\nexamples =");
-        let err = Ruleset::default().add_file("x.toml", &text).unwrap_err().to_string();
+        let err = Ruleset::default()
+            .add_file("x.toml", &text)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown validator"), "{err}");
     }
 
     #[test]
     fn unknown_field_is_an_error() {
         let text = ONE.replace("\nexamples =", "\nregexx = 'a'\nexamples =");
-        let err = Ruleset::default().add_file("x.toml", &text).unwrap_err().to_string();
+        let err = Ruleset::default()
+            .add_file("x.toml", &text)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("x.toml") && err.contains("regexx"), "{err}");
     }
 

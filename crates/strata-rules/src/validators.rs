@@ -38,7 +38,10 @@ impl Validation {
 
     /// True for the outcomes that say the candidate is not a real secret.
     pub fn is_failure(self) -> bool {
-        matches!(self, Validation::ChecksumInvalid | Validation::StructureInvalid)
+        matches!(
+            self,
+            Validation::ChecksumInvalid | Validation::StructureInvalid
+        )
     }
 }
 
@@ -52,7 +55,8 @@ pub enum Validator {
 }
 
 impl Validator {
-    pub const NAMES: &'static [&'static str] = &["github-checksum", "npm-checksum", "jwt", "pypi-macaroon"];
+    pub const NAMES: &'static [&'static str] =
+        &["github-checksum", "npm-checksum", "jwt", "pypi-macaroon"];
 
     pub fn from_name(name: &str) -> Option<Validator> {
         Some(match name {
@@ -139,7 +143,9 @@ fn decode_base64url(part: &[u8]) -> Option<Vec<u8>> {
             other => other,
         })
         .collect();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(normalized).ok()
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(normalized)
+        .ok()
 }
 
 /// Header and payload decode to JSON objects, the header names an `alg`, and
@@ -152,7 +158,9 @@ fn jwt_is_well_formed(token: &[u8]) -> bool {
     let Some(header) = decode_base64url(parts[0]) else {
         return false;
     };
-    let Ok(serde_json::Value::Object(header)) = serde_json::from_slice::<serde_json::Value>(&header) else {
+    let Ok(serde_json::Value::Object(header)) =
+        serde_json::from_slice::<serde_json::Value>(&header)
+    else {
         return false;
     };
     let Some(alg) = header.get("alg").and_then(|a| a.as_str()) else {
@@ -162,7 +170,8 @@ fn jwt_is_well_formed(token: &[u8]) -> bool {
         return false;
     }
     matches!(
-        decode_base64url(parts[1]).and_then(|p| serde_json::from_slice::<serde_json::Value>(&p).ok()),
+        decode_base64url(parts[1])
+            .and_then(|p| serde_json::from_slice::<serde_json::Value>(&p).ok()),
         Some(serde_json::Value::Object(_))
     )
 }
@@ -195,20 +204,35 @@ mod tests {
     #[test]
     fn github_checksum_accepts_valid_and_rejects_flipped() {
         let token = make("ghp_", "k3JxQ9vT2mWp8ZrL5nYb7cHd4fGs1a");
-        assert_eq!(Validator::GithubChecksum.validate(token.as_bytes()), Validation::ChecksumValid);
+        assert_eq!(
+            Validator::GithubChecksum.validate(token.as_bytes()),
+            Validation::ChecksumValid
+        );
         let mut flipped = token.into_bytes();
         let last = flipped.len() - 1;
         flipped[last] = if flipped[last] == b'A' { b'B' } else { b'A' };
-        assert_eq!(Validator::GithubChecksum.validate(&flipped), Validation::ChecksumInvalid);
+        assert_eq!(
+            Validator::GithubChecksum.validate(&flipped),
+            Validation::ChecksumInvalid
+        );
     }
 
     #[test]
     fn npm_checksum_checks_prefix_and_length() {
         let token = make("npm_", "Q2w3E4r5T6y7U8i9O0pAsDfGhJkLzX");
-        assert_eq!(Validator::NpmChecksum.validate(token.as_bytes()), Validation::ChecksumValid);
-        assert_eq!(Validator::NpmChecksum.validate(&token.as_bytes()[..39]), Validation::ChecksumInvalid);
+        assert_eq!(
+            Validator::NpmChecksum.validate(token.as_bytes()),
+            Validation::ChecksumValid
+        );
+        assert_eq!(
+            Validator::NpmChecksum.validate(&token.as_bytes()[..39]),
+            Validation::ChecksumInvalid
+        );
         let as_github = token.replacen("npm_", "ghp_", 1);
-        assert_eq!(Validator::NpmChecksum.validate(as_github.as_bytes()), Validation::ChecksumInvalid);
+        assert_eq!(
+            Validator::NpmChecksum.validate(as_github.as_bytes()),
+            Validation::ChecksumInvalid
+        );
     }
 
     #[test]
@@ -221,11 +245,24 @@ mod tests {
     #[test]
     fn jwt_needs_json_header_with_alg_and_signature() {
         let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
-        let good = format!("{}.{}.c2lnbmF0dXJl", b64(r#"{"alg":"HS256","typ":"JWT"}"#), b64(r#"{"sub":"1"}"#));
-        assert_eq!(Validator::Jwt.validate(good.as_bytes()), Validation::StructureValid);
+        let good = format!(
+            "{}.{}.c2lnbmF0dXJl",
+            b64(r#"{"alg":"HS256","typ":"JWT"}"#),
+            b64(r#"{"sub":"1"}"#)
+        );
+        assert_eq!(
+            Validator::Jwt.validate(good.as_bytes()),
+            Validation::StructureValid
+        );
         let none = format!("{}.{}.", b64(r#"{"alg":"none"}"#), b64(r#"{"sub":"1"}"#));
-        assert_eq!(Validator::Jwt.validate(none.as_bytes()), Validation::StructureInvalid);
-        assert_eq!(Validator::Jwt.validate(b"eyJhbGciOi.eyJzdWIi.sig"), Validation::StructureInvalid);
+        assert_eq!(
+            Validator::Jwt.validate(none.as_bytes()),
+            Validation::StructureInvalid
+        );
+        assert_eq!(
+            Validator::Jwt.validate(b"eyJhbGciOi.eyJzdWIi.sig"),
+            Validation::StructureInvalid
+        );
     }
 
     #[test]
@@ -233,8 +270,17 @@ mod tests {
         let mut raw = vec![2u8, 1, 8];
         raw.extend_from_slice(b"pypi.org");
         raw.extend_from_slice(&[2, 0x25, 0x10, 0x33, 0x44, 0x55]);
-        let token = format!("pypi-{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&raw));
-        assert_eq!(Validator::PypiMacaroon.validate(token.as_bytes()), Validation::StructureValid);
-        assert_eq!(Validator::PypiMacaroon.validate(b"pypi-AAAAAAAAAAAAAAAAAAAAAAAA"), Validation::StructureInvalid);
+        let token = format!(
+            "pypi-{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&raw)
+        );
+        assert_eq!(
+            Validator::PypiMacaroon.validate(token.as_bytes()),
+            Validation::StructureValid
+        );
+        assert_eq!(
+            Validator::PypiMacaroon.validate(b"pypi-AAAAAAAAAAAAAAAAAAAAAAAA"),
+            Validation::StructureInvalid
+        );
     }
 }

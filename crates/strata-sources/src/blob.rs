@@ -92,7 +92,11 @@ pub struct BlobScanner<'a> {
 }
 
 impl<'a> BlobScanner<'a> {
-    pub fn new(matcher: &'a Matcher, limits: &'a Limits, collector: &'a Collector) -> BlobScanner<'a> {
+    pub fn new(
+        matcher: &'a Matcher,
+        limits: &'a Limits,
+        collector: &'a Collector,
+    ) -> BlobScanner<'a> {
         BlobScanner {
             matcher,
             limits,
@@ -106,7 +110,12 @@ impl<'a> BlobScanner<'a> {
     /// counts the archives already entered. Problems are reported to the
     /// collector under the innermost name that failed; the error returned
     /// is the one that stopped reading `reader` itself.
-    pub fn scan_stream(&mut self, origin: &Origin, reader: &mut dyn Read, depth: usize) -> io::Result<()> {
+    pub fn scan_stream(
+        &mut self,
+        origin: &Origin,
+        reader: &mut dyn Read,
+        depth: usize,
+    ) -> io::Result<()> {
         let head = read_head(reader)?;
         let kind = sniff(&head);
         let mut stream = Cursor::new(head).chain(reader);
@@ -114,7 +123,9 @@ impl<'a> BlobScanner<'a> {
         match kind {
             Kind::Zip if nested_ok => self.scan_zip_stream(origin, &mut stream, depth),
             Kind::Tar if nested_ok => self.scan_tar(origin, &mut stream, depth),
-            Kind::Gzip | Kind::Zstd | Kind::Bzip2 if nested_ok => self.scan_compressed(origin, kind, &mut stream, depth),
+            Kind::Gzip | Kind::Zstd | Kind::Bzip2 if nested_ok => {
+                self.scan_compressed(origin, kind, &mut stream, depth)
+            }
             _ => self.scan_plain(origin, &mut stream),
         }
     }
@@ -123,15 +134,20 @@ impl<'a> BlobScanner<'a> {
     pub fn scan_plain(&mut self, origin: &Origin, reader: &mut dyn Read) -> io::Result<()> {
         let matcher = self.matcher;
         let hits = &mut self.hits;
-        let stats = matcher.scan_reader(reader, self.limits.chunk_size, &mut self.scratch, &mut |found| {
-            if !matcher.path_allowed(found.rule_index, &origin.path) {
-                hits.push(Hit {
-                    origin: origin.clone(),
-                    found,
-                    fate: None,
-                });
-            }
-        });
+        let stats = matcher.scan_reader(
+            reader,
+            self.limits.chunk_size,
+            &mut self.scratch,
+            &mut |found| {
+                if !matcher.path_allowed(found.rule_index, &origin.path) {
+                    hits.push(Hit {
+                        origin: origin.clone(),
+                        found,
+                        fate: None,
+                    });
+                }
+            },
+        );
         self.flush_hits();
         let stats = stats?;
         self.collector.scanned(stats.bytes);
@@ -144,7 +160,13 @@ impl<'a> BlobScanner<'a> {
         }
     }
 
-    fn scan_compressed(&mut self, origin: &Origin, kind: Kind, reader: &mut dyn Read, depth: usize) -> io::Result<()> {
+    fn scan_compressed(
+        &mut self,
+        origin: &Origin,
+        kind: Kind,
+        reader: &mut dyn Read,
+        depth: usize,
+    ) -> io::Result<()> {
         let decoder: Box<dyn Read + '_> = match kind {
             Kind::Gzip => Box::new(flate2::read::MultiGzDecoder::new(reader)),
             Kind::Zstd => Box::new(zstd::stream::read::Decoder::new(reader)?),
@@ -169,7 +191,9 @@ impl<'a> BlobScanner<'a> {
     fn scan_tar(&mut self, origin: &Origin, reader: &mut dyn Read, depth: usize) -> io::Result<()> {
         let mut archive = tar::Archive::new(reader);
         for entry in archive.entries()? {
-            let entry = entry.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("corrupt tar: {e}")))?;
+            let entry = entry.map_err(|e| {
+                io::Error::new(io::ErrorKind::InvalidData, format!("corrupt tar: {e}"))
+            })?;
             if !entry.header().entry_type().is_file() {
                 continue;
             }
@@ -189,7 +213,10 @@ impl<'a> BlobScanner<'a> {
         if capped.truncated {
             self.collector.skipped(
                 member.path.clone(),
-                format!("larger than {} bytes; scanned only the first part", self.limits.max_entry_size),
+                format!(
+                    "larger than {} bytes; scanned only the first part",
+                    self.limits.max_entry_size
+                ),
             );
         }
         if let Err(e) = result {
@@ -200,7 +227,12 @@ impl<'a> BlobScanner<'a> {
 
     /// A zip read from a stream must be buffered to be opened (its directory
     /// is at the end). Past `max_buffered_archive` it is scanned raw.
-    fn scan_zip_stream(&mut self, origin: &Origin, reader: &mut dyn Read, depth: usize) -> io::Result<()> {
+    fn scan_zip_stream(
+        &mut self,
+        origin: &Origin,
+        reader: &mut dyn Read,
+        depth: usize,
+    ) -> io::Result<()> {
         let mut data = Vec::new();
         let limit = self.limits.max_buffered_archive;
         reader.take(limit).read_to_end(&mut data)?;
@@ -215,26 +247,41 @@ impl<'a> BlobScanner<'a> {
     }
 
     /// Scans every member of a zip-family archive.
-    pub fn scan_zip<R: Read + Seek>(&mut self, origin: &Origin, reader: R, depth: usize) -> io::Result<()> {
-        let mut archive =
-            zip::ZipArchive::new(reader).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("corrupt zip: {e}")))?;
+    pub fn scan_zip<R: Read + Seek>(
+        &mut self,
+        origin: &Origin,
+        reader: R,
+        depth: usize,
+    ) -> io::Result<()> {
+        let mut archive = zip::ZipArchive::new(reader)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("corrupt zip: {e}")))?;
         for index in 0..archive.len() {
             let name = zip_name(&archive, index);
             let entry = match archive.by_index(index) {
                 Ok(entry) => entry,
                 Err(zip::result::ZipError::UnsupportedArchive(why)) => {
-                    self.collector.skipped(format!("{}!{name}", origin.path), format!("zip member not readable: {why}"));
+                    self.collector.skipped(
+                        format!("{}!{name}", origin.path),
+                        format!("zip member not readable: {why}"),
+                    );
                     continue;
                 }
                 Err(e) => {
-                    self.collector.problem(format!("{}!{name}", origin.path), format!("corrupt zip member: {e}"));
+                    self.collector.problem(
+                        format!("{}!{name}", origin.path),
+                        format!("corrupt zip member: {e}"),
+                    );
                     continue;
                 }
             };
             if entry.is_dir() {
                 continue;
             }
-            let member = origin.with_path(format!("{}!{}", origin.path, String::from_utf8_lossy(entry.name_raw())));
+            let member = origin.with_path(format!(
+                "{}!{}",
+                origin.path,
+                String::from_utf8_lossy(entry.name_raw())
+            ));
             self.scan_member(&member, entry, depth)?;
         }
         Ok(())

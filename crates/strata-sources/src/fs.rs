@@ -82,7 +82,13 @@ pub fn scan_paths(
             Ok(meta) if meta.is_dir() => walk(path, matcher, options, &excludes, collector),
             Ok(meta) => {
                 let mut scanner = BlobScanner::new(matcher, &options.limits, collector);
-                scan_file(&mut scanner, path, display(path), meta.len(), meta.is_file());
+                scan_file(
+                    &mut scanner,
+                    path,
+                    display(path),
+                    meta.len(),
+                    meta.is_file(),
+                );
             }
         }
     }
@@ -103,7 +109,13 @@ fn display(path: &Path) -> String {
     }
 }
 
-fn walk(root: &Path, matcher: &Matcher, options: &FsOptions, excludes: &GlobSet, collector: &Collector) {
+fn walk(
+    root: &Path,
+    matcher: &Matcher,
+    options: &FsOptions,
+    excludes: &GlobSet,
+    collector: &Collector,
+) {
     let threads = if options.threads == 0 {
         std::thread::available_parallelism().map_or(2, |n| n.get())
     } else {
@@ -122,14 +134,21 @@ fn walk(root: &Path, matcher: &Matcher, options: &FsOptions, excludes: &GlobSet,
         .follow_links(false)
         .threads(threads)
         .filter_entry(move |entry| {
-            if entry.depth() > 0 && entry.file_type().is_some_and(|t| t.is_dir()) && entry.file_name() == ".git" {
+            if entry.depth() > 0
+                && entry.file_type().is_some_and(|t| t.is_dir())
+                && entry.file_name() == ".git"
+            {
                 return false;
             }
             if excludes_for_filter.is_empty() || entry.depth() == 0 {
                 return true;
             }
-            let relative = entry.path().strip_prefix(&root_owned).unwrap_or(entry.path());
-            !(excludes_for_filter.is_match(relative) || excludes_for_filter.is_match(entry.file_name()))
+            let relative = entry
+                .path()
+                .strip_prefix(&root_owned)
+                .unwrap_or(entry.path());
+            !(excludes_for_filter.is_match(relative)
+                || excludes_for_filter.is_match(entry.file_name()))
         })
         .build_parallel();
     walker.run(|| {
@@ -166,7 +185,9 @@ fn report_walk_error(collector: &Collector, root: &Path, err: &ignore::Error) {
     fn path_of(err: &ignore::Error) -> Option<&Path> {
         match err {
             ignore::Error::WithPath { path, .. } => Some(path),
-            ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => path_of(err),
+            ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+                path_of(err)
+            }
             ignore::Error::Loop { child, .. } => Some(child),
             _ => None,
         }
@@ -184,7 +205,10 @@ fn scan_file(scanner: &mut BlobScanner<'_>, path: &Path, shown: String, size: u6
     if size > scanner.limits.max_file_size {
         scanner.collector.skipped(
             shown,
-            format!("{size} bytes is over --max-file-size ({} bytes)", scanner.limits.max_file_size),
+            format!(
+                "{size} bytes is over --max-file-size ({} bytes)",
+                scanner.limits.max_file_size
+            ),
         );
         return;
     }
@@ -200,7 +224,9 @@ fn scan_file(scanner: &mut BlobScanner<'_>, path: &Path, shown: String, size: u6
                 // Not a readable zip after all: scan the bytes as they are,
                 // and still say the archive could not be opened.
                 Err(e) => {
-                    scanner.collector.problem(origin.path.clone(), e.to_string());
+                    scanner
+                        .collector
+                        .problem(origin.path.clone(), e.to_string());
                     let mut file = File::open(path)?;
                     scanner.scan_plain(&origin, &mut file)
                 }
@@ -210,6 +236,8 @@ fn scan_file(scanner: &mut BlobScanner<'_>, path: &Path, shown: String, size: u6
         scanner.scan_stream(&origin, &mut stream, 0)
     })();
     if let Err(e) = result {
-        scanner.collector.problem(origin.path, format!("cannot read: {e}"));
+        scanner
+            .collector
+            .problem(origin.path, format!("cannot read: {e}"));
     }
 }
