@@ -84,9 +84,47 @@ fn has_angle_template(secret: &[u8]) -> bool {
     false
 }
 
+/// The redacted form of a secret: enough of its start to recognise the kind
+/// of credential (at most 4 bytes, at most a quarter of it), never enough to
+/// use it. Used wherever a report shows a secret the user did not ask to see.
+pub fn redact(secret: &[u8]) -> String {
+    let shown = (secret.len() / 4).min(4);
+    let prefix: String = String::from_utf8_lossy(&secret[..shown])
+        .chars()
+        .map(|c| if c.is_control() { '.' } else { c })
+        .collect();
+    format!("{prefix}*****")
+}
+
+/// `text` with every occurrence of each of `secrets` replaced by its
+/// redacted form (for echoing build commands that carried a secret).
+pub fn mask_secrets(text: &str, secrets: &[Vec<u8>]) -> String {
+    let mut out = text.to_string();
+    for secret in secrets {
+        if secret.is_empty() {
+            continue;
+        }
+        let needle = String::from_utf8_lossy(secret);
+        if out.contains(needle.as_ref()) {
+            out = out.replace(needle.as_ref(), &redact(secret));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masking_replaces_every_occurrence() {
+        let masked = mask_secrets(
+            "RUN |1 T=ghp_abcdefghXYZ123 sh -c 'use ghp_abcdefghXYZ123'",
+            &[b"ghp_abcdefghXYZ123".to_vec()],
+        );
+        assert_eq!(masked, "RUN |1 T=ghp_***** sh -c 'use ghp_*****'");
+        assert_eq!(redact(b"abc"), "*****");
+    }
 
     #[test]
     fn entropy_of_known_strings() {

@@ -17,10 +17,11 @@
 mod chunk;
 mod examples;
 mod filters;
+mod keywords;
 mod matcher;
 pub mod text;
 
 pub use chunk::{ScanStats, DEFAULT_CHUNK_SIZE};
 pub use examples::{ExampleFailure, ExampleKind};
-pub use filters::{is_placeholder, shannon_entropy};
+pub use filters::{is_placeholder, mask_secrets, redact, shannon_entropy};
 pub use matcher::{CompileError, Match, Matcher, MatcherOptions, Scratch};

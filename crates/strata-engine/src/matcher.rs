@@ -3,7 +3,6 @@
 
 use std::{ops::Range, sync::OnceLock};
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex_automata::{
     meta::{self, Regex},
     util::{captures::Captures, syntax},
@@ -11,7 +10,10 @@ use regex_automata::{
 };
 use strata_rules::{GlobalAllowlist, Rule, Ruleset, SecretGroup, Validation};
 
-use crate::filters::{is_placeholder, shannon_entropy};
+use crate::{
+    filters::{is_placeholder, shannon_entropy},
+    keywords::KeywordFinder,
+};
 
 /// A rule that could not be compiled; names the rule and where it came from.
 #[derive(Debug, thiserror::Error)]
@@ -111,7 +113,7 @@ fn build_rule(rule: &Rule) -> Result<Built, String> {
 /// A compiled ruleset, shareable across threads (`&Matcher` is `Sync`).
 pub struct Matcher {
     rules: Vec<CompiledRule>,
-    keywords: AhoCorasick,
+    keywords: KeywordFinder,
     /// For each keyword pattern, the rules that listed it.
     keyword_rules: Vec<Vec<u32>>,
     max_window: usize,
@@ -209,12 +211,7 @@ impl Matcher {
             }
             rules.push(compiled);
         }
-        let keywords = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&keyword_list)
-            .map_err(|e| CompileError::Keywords(e.to_string()))?;
+        let keywords = KeywordFinder::new(&keyword_list);
         let global_allow_regexes = options
             .global_allowlist
             .regexes
@@ -261,6 +258,15 @@ impl Matcher {
             || self.rules[rule_index].rule.allowlist.paths.is_match(path)
     }
 
+    /// Counts keyword occurrences in `hay` without running any regex: the
+    /// cost of the one pass over every byte, for benchmarks.
+    #[doc(hidden)]
+    pub fn count_keyword_hits(&self, hay: &[u8]) -> usize {
+        let mut count = 0;
+        self.keywords.find_all(hay, |_, _, _| count += 1);
+        count
+    }
+
     pub fn new_scratch(&self) -> Scratch {
         Scratch {
             hits: Vec::new(),
@@ -276,11 +282,12 @@ impl Matcher {
     pub(crate) fn scan_buffer(&self, hay: &[u8], accept: Range<usize>, scratch: &mut Scratch) {
         scratch.raw.clear();
         scratch.hits.clear();
-        for hit in self.keywords.find_overlapping_iter(hay) {
-            for &rule in &self.keyword_rules[hit.pattern().as_usize()] {
-                scratch.hits.push((rule, hit.start(), hit.end()));
+        let hits = &mut scratch.hits;
+        self.keywords.find_all(hay, |keyword, start, end| {
+            for &rule in &self.keyword_rules[keyword as usize] {
+                hits.push((rule, start, end));
             }
-        }
+        });
         if scratch.hits.is_empty() {
             return;
         }
