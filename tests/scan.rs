@@ -10,19 +10,28 @@ use serde_json::Value;
 use util::*;
 
 fn rule_ids(findings: &[Value]) -> BTreeSet<String> {
-    findings.iter().map(|f| f["rule_id"].as_str().unwrap().to_string()).collect()
+    findings
+        .iter()
+        .map(|f| f["rule_id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]
 fn planted_secrets_in_every_file_kind_are_found_with_lines() {
     let tree = Tree::new();
     let t = |seed| github_token(seed);
-    tree.write("crlf.env", format!("A=1\r\nB=2\r\nGITHUB_TOKEN={}\r\n", t(1)));
+    tree.write(
+        "crlf.env",
+        format!("A=1\r\nB=2\r\nGITHUB_TOKEN={}\r\n", t(1)),
+    );
     let mut minified = "var a=function(){return 1};".repeat(4000);
     minified.push_str(&format!("var k=\"{}\";", t(2)));
     minified.push_str(&"x.y=z;".repeat(4000));
     tree.write("dist/app.min.js", minified);
-    tree.write("utf8.txt", format!("# café — naïve résumé\nclé = \"{}\"\n", t(3)));
+    tree.write(
+        "utf8.txt",
+        format!("# café — naïve résumé\nclé = \"{}\"\n", t(3)),
+    );
     let mut latin1 = b"# caf\xe9 na\xefve\n".to_vec();
     latin1.extend_from_slice(format!("token={}\n", t(4)).as_bytes());
     tree.write("latin1.txt", latin1);
@@ -35,13 +44,27 @@ fn planted_secrets_in_every_file_kind_are_found_with_lines() {
     big.push_str(&format!("export GH={}\n", t(6)));
     assert!(big.len() > 5 << 20);
     tree.write("big.log", &big);
-    let mut binary: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let mut binary: Vec<u8> = (0..300_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     let binary_line = binary.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
     binary.extend_from_slice(format!("\0{}\0", t(7)).as_bytes());
     tree.write("lib/libapp.so", binary);
-    tree.write("bundle.zip", zip_bytes(&[("config/.env", format!("T={}\n", t(8)).as_bytes())]));
-    let jar = zip_bytes(&[("BOOT-INF/classes/application.properties", format!("\n\ngh.token={}\n", t(9)).as_bytes())]);
-    tree.write("release.tar.gz", gzip(&tar_bytes(&[("app/app.jar", &jar), ("app/README", b"nothing")])));
+    tree.write(
+        "bundle.zip",
+        zip_bytes(&[("config/.env", format!("T={}\n", t(8)).as_bytes())]),
+    );
+    let jar = zip_bytes(&[(
+        "BOOT-INF/classes/application.properties",
+        format!("\n\ngh.token={}\n", t(9)).as_bytes(),
+    )]);
+    tree.write(
+        "release.tar.gz",
+        gzip(&tar_bytes(&[
+            ("app/app.jar", &jar),
+            ("app/README", b"nothing"),
+        ])),
+    );
     // Decoys: documentation values, broken checksums, placeholders.
     tree.write(
         "decoys.md",
@@ -56,7 +79,12 @@ fn planted_secrets_in_every_file_kind_are_found_with_lines() {
     let found: BTreeSet<(String, u64)> = findings
         .iter()
         .filter(|f| f["rule_id"] == "github-pat-classic")
-        .map(|f| (f["path"].as_str().unwrap().to_string(), f["line"].as_u64().unwrap()))
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+            )
+        })
         .collect();
     let expected: BTreeSet<(String, u64)> = [
         ("crlf.env", 3),
@@ -67,7 +95,10 @@ fn planted_secrets_in_every_file_kind_are_found_with_lines() {
         ("big.log", 110_001),
         ("lib/libapp.so", binary_line),
         ("bundle.zip!config/.env", 1),
-        ("release.tar.gz!app/app.jar!BOOT-INF/classes/application.properties", 3),
+        (
+            "release.tar.gz!app/app.jar!BOOT-INF/classes/application.properties",
+            3,
+        ),
     ]
     .iter()
     .map(|(p, l)| (p.to_string(), *l))
@@ -76,7 +107,10 @@ fn planted_secrets_in_every_file_kind_are_found_with_lines() {
     assert!(
         findings.iter().all(|f| f["path"] != "decoys.md"),
         "decoys reported: {:?}",
-        findings.iter().filter(|f| f["path"] == "decoys.md").collect::<Vec<_>>()
+        findings
+            .iter()
+            .filter(|f| f["path"] == "decoys.md")
+            .collect::<Vec<_>>()
     );
     let crlf = findings.iter().find(|f| f["path"] == "crlf.env").unwrap();
     assert_eq!(crlf["column"], 14);
@@ -109,7 +143,10 @@ fn secrets_near_chunk_edges_are_found_exactly_once() {
     tree.write("edges.txt", &text);
     let run = scan_json(&tree, &["--show-secrets"]);
     let findings = run.findings();
-    let secrets: Vec<String> = findings.iter().map(|f| f["secret"].as_str().unwrap().to_string()).collect();
+    let secrets: Vec<String> = findings
+        .iter()
+        .map(|f| f["secret"].as_str().unwrap().to_string())
+        .collect();
     let unique: BTreeSet<String> = secrets.iter().cloned().collect();
     assert_eq!(secrets.len(), unique.len(), "a secret was reported twice");
     assert_eq!(unique, planted);
@@ -124,7 +161,11 @@ fn exit_codes_are_0_clean_1_findings_2_incomplete() {
     assert_eq!(scan_json(&tree, &[]).code, 1);
     // A missing input makes the scan incomplete: 2 wins over 1, the path is
     // named, and the findings from what could be read are still reported.
-    let run = strata_in(tree.path(), &["scan", ".", "does-not-exist.txt", "--format", "json"], None);
+    let run = strata_in(
+        tree.path(),
+        &["scan", ".", "does-not-exist.txt", "--format", "json"],
+        None,
+    );
     assert_eq!(run.code, 2);
     let report = run.json();
     assert_eq!(report["summary"]["complete"], false);
@@ -147,7 +188,12 @@ fn corrupt_archive_is_an_error_naming_it_and_the_scan_goes_on() {
     let run = scan_json(&tree, &[]);
     assert_eq!(run.code, 2);
     let report = run.json();
-    let error_paths: BTreeSet<&str> = report["errors"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect();
+    let error_paths: BTreeSet<&str> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
     assert!(error_paths.contains("broken.zip"), "{error_paths:?}");
     assert!(error_paths.contains("truncated.log.gz"), "{error_paths:?}");
     assert!(run.findings().iter().any(|f| f["path"] == "ok.env"));
@@ -164,7 +210,11 @@ fn unreadable_file_fails_closed() {
         // Running as root: permissions do not stop us. A dangling symlink
         // named on the command line is unreadable for everyone.
         std::os::unix::fs::symlink("gone", tree.path().join("dangling")).unwrap();
-        let run = strata_in(tree.path(), &["scan", ".", "dangling", "--format", "json"], None);
+        let run = strata_in(
+            tree.path(),
+            &["scan", ".", "dangling", "--format", "json"],
+            None,
+        );
         assert_eq!(run.code, 2);
         assert_eq!(run.json()["errors"][0]["path"], "dangling");
         return;
@@ -180,16 +230,57 @@ fn baseline_round_trip_survives_moved_lines_and_catches_new_secrets() {
     let tree = Tree::new();
     tree.write("a.env", format!("T={}\n", github_token(50)));
     let baseline = tree.path().join(".strata-baseline.json");
-    let run = strata_in(tree.path(), &["scan", ".", "--format", "json", "--write-baseline", ".strata-baseline.json"], None);
-    assert_eq!(run.code, 0, "writing a baseline accepts what it found: {}", run.stderr);
+    let run = strata_in(
+        tree.path(),
+        &[
+            "scan",
+            ".",
+            "--format",
+            "json",
+            "--write-baseline",
+            ".strata-baseline.json",
+        ],
+        None,
+    );
+    assert_eq!(
+        run.code, 0,
+        "writing a baseline accepts what it found: {}",
+        run.stderr
+    );
     let text = std::fs::read_to_string(&baseline).unwrap();
-    assert!(!text.contains(&github_token(50)), "the baseline must not hold the secret");
-    let run = scan_json(&tree, &["--baseline", ".strata-baseline.json", "--exclude", ".strata-baseline.json"]);
+    assert!(
+        !text.contains(&github_token(50)),
+        "the baseline must not hold the secret"
+    );
+    let run = scan_json(
+        &tree,
+        &[
+            "--baseline",
+            ".strata-baseline.json",
+            "--exclude",
+            ".strata-baseline.json",
+        ],
+    );
     assert_eq!(run.code, 0);
     assert_eq!(run.json()["summary"]["baselined"], 1);
     // Moving the secret down keeps it accepted; a new one fails the gate.
-    tree.write("a.env", format!("\n\n# moved\nT={}\nU={}\n", github_token(50), github_token(51)));
-    let run = scan_json(&tree, &["--baseline", ".strata-baseline.json", "--exclude", ".strata-baseline.json"]);
+    tree.write(
+        "a.env",
+        format!(
+            "\n\n# moved\nT={}\nU={}\n",
+            github_token(50),
+            github_token(51)
+        ),
+    );
+    let run = scan_json(
+        &tree,
+        &[
+            "--baseline",
+            ".strata-baseline.json",
+            "--exclude",
+            ".strata-baseline.json",
+        ],
+    );
     assert_eq!(run.code, 1);
     let findings = run.findings();
     assert_eq!(findings.len(), 1);
@@ -199,7 +290,13 @@ fn baseline_round_trip_survives_moved_lines_and_catches_new_secrets() {
 #[test]
 fn inline_allow_suppresses_unless_strict() {
     let tree = Tree::new();
-    tree.write("a.py", format!("TOKEN = \"{}\"  # strata:allow test fixture\n", github_token(60)));
+    tree.write(
+        "a.py",
+        format!(
+            "TOKEN = \"{}\"  # strata:allow test fixture\n",
+            github_token(60)
+        ),
+    );
     let run = scan_json(&tree, &[]);
     assert_eq!(run.code, 0);
     assert_eq!(run.json()["summary"]["suppressed"], 1);
@@ -212,9 +309,16 @@ fn inline_allow_suppresses_unless_strict() {
 fn stdin_is_scanned_as_dash() {
     let tree = Tree::new();
     let input = format!("log line\nAuthorization: token {}\n", github_token(70));
-    let run = strata_in(tree.path(), &["scan", "-", "--format", "json"], Some(input.as_bytes()));
+    let run = strata_in(
+        tree.path(),
+        &["scan", "-", "--format", "json"],
+        Some(input.as_bytes()),
+    );
     assert_eq!(run.code, 1);
-    assert_eq!(summary_of(&run.findings()), [("-".to_string(), "github-pat-classic".to_string(), 2)]);
+    assert_eq!(
+        summary_of(&run.findings()),
+        [("-".to_string(), "github-pat-classic".to_string(), 2)]
+    );
 }
 
 #[test]
@@ -223,10 +327,22 @@ fn dotfiles_and_ignored_files_are_scanned_but_not_git_internals() {
     tree.write(".gitignore", ".env\nbuild/\n");
     tree.write(".env", format!("T={}\n", github_token(80)));
     tree.write("build/out.js", format!("T=\"{}\"\n", github_token(81)));
-    tree.write(".git/config", format!("[remote]\nurl = x\ntoken = {}\n", github_token(82)));
-    tree.write(".github/workflows/ci.yml", format!("env:\n  T: {}\n", github_token(83)));
-    let paths: BTreeSet<String> = summary_of(&scan_json(&tree, &[]).findings()).into_iter().map(|x| x.0).collect();
-    let expected: BTreeSet<String> = [".env", "build/out.js", ".github/workflows/ci.yml"].iter().map(|s| s.to_string()).collect();
+    tree.write(
+        ".git/config",
+        format!("[remote]\nurl = x\ntoken = {}\n", github_token(82)),
+    );
+    tree.write(
+        ".github/workflows/ci.yml",
+        format!("env:\n  T: {}\n", github_token(83)),
+    );
+    let paths: BTreeSet<String> = summary_of(&scan_json(&tree, &[]).findings())
+        .into_iter()
+        .map(|x| x.0)
+        .collect();
+    let expected: BTreeSet<String> = [".env", "build/out.js", ".github/workflows/ci.yml"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     assert_eq!(paths, expected);
 }
 
@@ -237,10 +353,16 @@ fn exclude_globs_and_max_file_size() {
     tree.write("src/app.env", format!("T={}\n", github_token(91)));
     tree.write("huge.bin", vec![b'a'; 3 << 20]);
     let run = scan_json(&tree, &["--exclude", "vendor/**", "--max-file-size", "1M"]);
-    assert_eq!(summary_of(&run.findings()), [("src/app.env".into(), "github-pat-classic".into(), 1)]);
+    assert_eq!(
+        summary_of(&run.findings()),
+        [("src/app.env".into(), "github-pat-classic".into(), 1)]
+    );
     let report = run.json();
     assert_eq!(report["skipped"][0]["path"], "huge.bin");
-    assert!(report["skipped"][0]["reason"].as_str().unwrap().contains("max-file-size"));
+    assert!(report["skipped"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("max-file-size"));
     assert_eq!(run.code, 1, "a skipped file is listed, not an error");
 }
 
@@ -251,7 +373,10 @@ fn symlink_loops_do_not_hang_and_targets_are_not_followed() {
     std::os::unix::fs::symlink("..", tree.path().join("real/loop")).unwrap();
     std::os::unix::fs::symlink("real", tree.path().join("alias")).unwrap();
     let run = scan_json(&tree, &[]);
-    assert_eq!(summary_of(&run.findings()), [("real/a.env".into(), "github-pat-classic".into(), 1)]);
+    assert_eq!(
+        summary_of(&run.findings()),
+        [("real/a.env".into(), "github-pat-classic".into(), 1)]
+    );
 }
 
 #[test]
@@ -263,7 +388,8 @@ fn decompression_bomb_is_cut_off_and_listed() {
     let report = run.json();
     let skipped = report["skipped"].as_array().unwrap();
     assert!(
-        skipped.iter().any(|s| s["path"] == "bomb.gz" && s["reason"].as_str().unwrap().contains("decompression bomb")),
+        skipped.iter().any(|s| s["path"] == "bomb.gz"
+            && s["reason"].as_str().unwrap().contains("decompression bomb")),
         "{skipped:?}"
     );
 }
@@ -275,7 +401,16 @@ fn json_contract_fields_are_present() {
     let findings = scan_json(&tree, &[]).findings();
     let f = &findings[0];
     for field in [
-        "rule_id", "rule_name", "path", "line", "column", "end_line", "secret", "fingerprint", "finding_id", "entropy",
+        "rule_id",
+        "rule_name",
+        "path",
+        "line",
+        "column",
+        "end_line",
+        "secret",
+        "fingerprint",
+        "finding_id",
+        "entropy",
         "validation",
     ] {
         assert!(f.get(field).is_some(), "missing {field} in {f}");
@@ -296,7 +431,10 @@ fn json_contract_fields_are_present() {
         .output()
         .unwrap();
     let keyed: Value = serde_json::from_slice(&keyed.stdout).unwrap();
-    assert_ne!(keyed["findings"][0]["fingerprint"], findings[0]["fingerprint"]);
+    assert_ne!(
+        keyed["findings"][0]["fingerprint"],
+        findings[0]["fingerprint"]
+    );
 }
 
 #[test]
@@ -313,9 +451,16 @@ fn show_secrets_reveals_only_when_asked() {
 #[test]
 fn jsonl_is_one_finding_per_line_then_a_summary() {
     let tree = Tree::new();
-    tree.write("a.env", format!("T={}\nU={}\n", github_token(120), github_token(121)));
+    tree.write(
+        "a.env",
+        format!("T={}\nU={}\n", github_token(120), github_token(121)),
+    );
     let run = strata_in(tree.path(), &["scan", ".", "--format", "jsonl"], None);
-    let lines: Vec<Value> = run.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[0]["kind"], "finding");
     assert_eq!(lines[1]["line"], 2);
@@ -327,24 +472,51 @@ fn jsonl_is_one_finding_per_line_then_a_summary() {
 fn output_file_and_sarif_validate_against_the_schema() {
     let tree = Tree::new();
     tree.write("dir with space/a.env", format!("T={}\n", github_token(130)));
-    tree.write("pkg.zip", zip_bytes(&[("in/b.env", format!("T={}\n", github_token(131)).as_bytes())]));
-    let run = strata_in(tree.path(), &["scan", ".", "--format", "sarif", "--output", "report.sarif"], None);
+    tree.write(
+        "pkg.zip",
+        zip_bytes(&[("in/b.env", format!("T={}\n", github_token(131)).as_bytes())]),
+    );
+    let run = strata_in(
+        tree.path(),
+        &["scan", ".", "--format", "sarif", "--output", "report.sarif"],
+        None,
+    );
     assert_eq!(run.code, 1);
-    let sarif: Value = serde_json::from_str(&std::fs::read_to_string(tree.path().join("report.sarif")).unwrap()).unwrap();
-    let schema_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/sarif-schema-2.1.0.json");
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(schema_path).expect("vendored SARIF schema")).unwrap();
+    let sarif: Value =
+        serde_json::from_str(&std::fs::read_to_string(tree.path().join("report.sarif")).unwrap())
+            .unwrap();
+    let schema_path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/sarif-schema-2.1.0.json"
+    );
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_path).expect("vendored SARIF schema"))
+            .unwrap();
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
-    let errors: Vec<String> = validator.iter_errors(&sarif).map(|e| format!("{e} at {}", e.instance_path)).collect();
+    let errors: Vec<String> = validator
+        .iter_errors(&sarif)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
     assert!(errors.is_empty(), "SARIF invalid:\n{}", errors.join("\n"));
     let results = sarif["runs"][0]["results"].as_array().unwrap();
     assert_eq!(results.len(), 2);
     let uris: BTreeSet<&str> = results
         .iter()
-        .map(|r| r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].as_str().unwrap())
+        .map(|r| {
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap()
+        })
         .collect();
-    assert!(uris.contains("dir%20with%20space/a.env") && uris.contains("pkg.zip!in/b.env"), "{uris:?}");
+    assert!(
+        uris.contains("dir%20with%20space/a.env") && uris.contains("pkg.zip!in/b.env"),
+        "{uris:?}"
+    );
     let index = results[0]["ruleIndex"].as_u64().unwrap() as usize;
-    assert_eq!(sarif["runs"][0]["tool"]["driver"]["rules"][index]["id"], results[0]["ruleId"]);
+    assert_eq!(
+        sarif["runs"][0]["tool"]["driver"]["rules"][index]["id"],
+        results[0]["ruleId"]
+    );
     // The schema check itself can fail: a log without `runs` is rejected.
     assert!(!validator.is_valid(&serde_json::json!({"version": "2.1.0"})));
 }
@@ -360,13 +532,23 @@ fn config_allowlist_applies_but_a_config_inside_the_tree_is_not_trusted() {
     let config = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(config.path(), "[allowlist]\npaths = [\"fixtures/**\"]\n").unwrap();
     let run = scan_json(&tree, &["--config", config.path().to_str().unwrap()]);
-    assert_eq!(summary_of(&run.findings()), [("src/b.env".into(), "github-pat-classic".into(), 1)]);
+    assert_eq!(
+        summary_of(&run.findings()),
+        [("src/b.env".into(), "github-pat-classic".into(), 1)]
+    );
 }
 
 #[test]
 fn config_adds_and_disables_rules() {
     let tree = Tree::new();
-    tree.write("a.txt", format!("internal: ACME-{}\nT={}\n", "Zq8LmW3xT9vB2nK7pR4s", github_token(150)));
+    tree.write(
+        "a.txt",
+        format!(
+            "internal: ACME-{}\nT={}\n",
+            "Zq8LmW3xT9vB2nK7pR4s",
+            github_token(150)
+        ),
+    );
     let config = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(
         config.path(),
@@ -375,7 +557,10 @@ fn config_adds_and_disables_rules() {
     .unwrap();
     let run = scan_json(&tree, &["--config", config.path().to_str().unwrap()]);
     let ids = rule_ids(&run.findings());
-    assert!(ids.contains("acme-internal") && !ids.contains("github-pat-classic"), "{ids:?}");
+    assert!(
+        ids.contains("acme-internal") && !ids.contains("github-pat-classic"),
+        "{ids:?}"
+    );
 }
 
 #[test]
@@ -394,10 +579,23 @@ fn rules_list_and_check() {
     );
     let run = strata_in(tree.path(), &["rules", "check", "rules"], None);
     assert_eq!(run.code, 1);
-    assert!(run.stdout.contains("demo-token") && run.stdout.contains("counterexample matched"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("demo-token") && run.stdout.contains("counterexample matched"),
+        "{}",
+        run.stdout
+    );
     // A rule without keywords does not load: exit 2 with file and rule named.
-    tree.write("bad/x.toml", "[[rules]]\nid = \"no-kw\"\nname = \"N\"\nregex = 'abc'\n");
+    tree.write(
+        "bad/x.toml",
+        "[[rules]]\nid = \"no-kw\"\nname = \"N\"\nregex = 'abc'\n",
+    );
     let run = strata_in(tree.path(), &["rules", "check", "bad"], None);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("x.toml") && run.stderr.contains("no-kw") && run.stderr.contains("keyword"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("x.toml")
+            && run.stderr.contains("no-kw")
+            && run.stderr.contains("keyword"),
+        "{}",
+        run.stderr
+    );
 }

@@ -47,13 +47,20 @@ pub struct Run {
 impl Run {
     /// Stdout parsed as JSON (panics with the output on failure).
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 
     /// The findings array of a JSON report.
     pub fn findings(&self) -> Vec<Value> {
-        self.json()["findings"].as_array().expect("findings array").clone()
+        self.json()["findings"]
+            .as_array()
+            .expect("findings array")
+            .clone()
     }
 }
 
@@ -64,7 +71,11 @@ pub fn strata_in(cwd: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
         .current_dir(cwd)
         .env_remove("STRATA_FINGERPRINT_KEY")
         .env("NO_COLOR", "1")
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -147,7 +158,10 @@ pub fn github_token_bad_checksum(seed: u64) -> String {
 
 /// An AWS access key id of the right shape (not the documentation one).
 pub fn aws_key_id(seed: u64) -> String {
-    format!("AKIA{}", Rng::new(seed).string(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16))
+    format!(
+        "AKIA{}",
+        Rng::new(seed).string(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)
+    )
 }
 
 /// CRC-32 (ISO-HDLC), bit by bit: independent of the code under test.
@@ -156,7 +170,11 @@ pub fn crc32(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -167,8 +185,8 @@ pub fn zip_bytes(files: &[(&str, &[u8])]) -> Vec<u8> {
     let mut cursor = std::io::Cursor::new(Vec::new());
     {
         let mut writer = zip::ZipWriter::new(&mut cursor);
-        let options: zip::write::SimpleFileOptions =
-            zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        let options: zip::write::SimpleFileOptions = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
         for (name, data) in files {
             writer.start_file(*name, options).unwrap();
             writer.write_all(data).unwrap();
@@ -197,3 +215,5 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     encoder.write_all(data).unwrap();
     encoder.finish().unwrap()
 }
+
+pub mod image;

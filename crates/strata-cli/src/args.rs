@@ -23,6 +23,10 @@ pub struct Cli {
 pub enum Command {
     /// Scan files, directories and standard input (`-`).
     Scan(ScanArgs),
+    /// Scan container images: every layer, the config and the build history.
+    Image(ImageArgs),
+    /// Show an image's layers newest first, the step that made each, and its findings.
+    History(HistoryArgs),
     /// List the rules, or check a rules directory against its own examples.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -121,6 +125,89 @@ pub struct ScanArgs {
     /// Scanning threads (default: one per core).
     #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
     pub threads: usize,
+
+    #[command(flatten)]
+    pub rules: RuleArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Where images come from and how to reach registries.
+#[derive(Args, Debug, Clone)]
+pub struct ImageSourceArgs {
+    /// The platform to pick from a multi-arch index (default: the host's).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+
+    /// Registry user name (the password is read from standard input with
+    /// --password-stdin). Without it, ~/.docker/config.json (`auths`,
+    /// `credsStore`, `credHelpers`) is consulted, then anonymous access.
+    #[arg(long, short = 'u', value_name = "USER")]
+    pub username: Option<String>,
+
+    /// Read the registry password (or token) from standard input.
+    #[arg(long, requires = "username")]
+    pub password_stdin: bool,
+
+    /// Talk plain HTTP to HOST[:PORT]. Registries are reached over HTTPS
+    /// except localhost and 127.0.0.1, and the hosts named here. Repeatable.
+    #[arg(long, value_name = "HOST")]
+    pub insecure_registry: Vec<String>,
+
+    /// Docker client config to read registry credentials from
+    /// (default: $DOCKER_CONFIG/config.json, else ~/.docker/config.json).
+    #[arg(long, value_name = "FILE")]
+    pub docker_config: Option<PathBuf>,
+
+    /// Skip files inside layers larger than SIZE after decompression.
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = parse_size)]
+    pub max_file_size: u64,
+
+    /// How many archives deep to look inside layers (jar, zip, tar.gz, …).
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub max_archive_depth: usize,
+
+    /// Layers scanned in parallel (default: one per core).
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
+    pub jobs: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct ImageArgs {
+    /// Images: `docker://REF`, `REGISTRY/REPO:TAG`, `REPO@sha256:…`,
+    /// `docker-archive:PATH`, `oci:DIR[:TAG]`, `oci-archive:PATH`, or a bare
+    /// path (a tar → docker save or OCI archive; a directory → OCI layout).
+    /// Layers shared by several images are scanned once.
+    #[arg(value_name = "IMAGE")]
+    pub images: Vec<String>,
+
+    /// A `docker save` tarball (legacy or Docker 25+ layout) or an OCI archive. Repeatable.
+    #[arg(long, value_name = "PATH")]
+    pub archive: Vec<String>,
+
+    /// An OCI image layout directory, optionally with :TAG. Repeatable.
+    #[arg(long, value_name = "DIR[:TAG]")]
+    pub oci: Vec<String>,
+
+    #[command(flatten)]
+    pub source: ImageSourceArgs,
+
+    #[command(flatten)]
+    pub rules: RuleArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    /// The image (any form `strata image` takes).
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+
+    #[command(flatten)]
+    pub source: ImageSourceArgs,
 
     #[command(flatten)]
     pub rules: RuleArgs,

@@ -6,9 +6,12 @@
 //! findings exist, so a pipeline gate fails closed.
 
 mod args;
+mod cmd_history;
+mod cmd_image;
 mod cmd_rules;
 mod cmd_scan;
 mod output;
+mod registry;
 
 use clap::Parser;
 
@@ -27,6 +30,8 @@ fn main() {
 fn run(cli: args::Cli) -> anyhow::Result<i32> {
     match cli.command {
         args::Command::Scan(scan) => cmd_scan::run(scan),
+        args::Command::Image(image) => cmd_image::run(image),
+        args::Command::History(history) => cmd_history::run(history),
         args::Command::Rules(rules) => cmd_rules::run(rules),
     }
 }

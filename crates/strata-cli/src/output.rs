@@ -43,6 +43,19 @@ pub fn finish(
     started: Instant,
     args: &OutputArgs,
 ) -> Result<i32> {
+    let report = build_report(matcher, collector, started, args, Summary::default())?;
+    emit(matcher, &report, args)
+}
+
+/// Turns collected hits into a report: inline allow, baseline, summary.
+/// `extra` carries summary fields the caller knows (image counts).
+pub fn build_report(
+    matcher: &Matcher,
+    collector: &Collector,
+    started: Instant,
+    args: &OutputArgs,
+    extra: Summary,
+) -> Result<Report> {
     let (hits, problems, skipped) = collector.take();
     let builder = FindingBuilder {
         matcher,
@@ -71,13 +84,17 @@ pub fn finish(
         suppressed,
         baselined,
         elapsed_seconds: started.elapsed().as_secs_f64(),
-        ..Default::default()
+        ..extra
     };
-    let report = Report::new(findings, problems, skipped, summary);
+    Ok(Report::new(findings, problems, skipped, summary))
+}
+
+/// Writes a report, and the baseline if asked; returns the exit code.
+pub fn emit(matcher: &Matcher, report: &Report, args: &OutputArgs) -> Result<i32> {
     if let Some(path) = &args.write_baseline {
         Baseline::write(path, &report.findings)?;
     }
-    write_output(matcher, &report, args)?;
+    write_output(matcher, report, args)?;
     if args.write_baseline.is_some() && report.summary.complete {
         return Ok(0);
     }

@@ -81,16 +81,7 @@ pub fn finding_id(fingerprint: &str, location: &[&str]) -> String {
     hex::encode(&hasher.finalize()[..16])
 }
 
-/// The redacted form of a secret: enough of its start to recognise the kind
-/// of credential (at most 4 bytes, at most a quarter of it), never enough to use it.
-pub fn redact(secret: &[u8]) -> String {
-    let shown = (secret.len() / 4).min(4);
-    let prefix: String = String::from_utf8_lossy(&secret[..shown])
-        .chars()
-        .map(|c| if c.is_control() { '.' } else { c })
-        .collect();
-    format!("{prefix}*****")
-}
+pub use strata_engine::redact;
 
 /// The image a finding was found in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

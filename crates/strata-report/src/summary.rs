@@ -22,6 +22,15 @@ pub struct Summary {
     pub mb_per_second: f64,
     /// False when anything could not be read: the scan is incomplete (exit 2).
     pub complete: bool,
+    /// Image scans only: images scanned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub images: Option<usize>,
+    /// Image scans only: layers over all images.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layers: Option<usize>,
+    /// Image scans only: distinct layer digests scanned (shared layers once).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layers_scanned: Option<usize>,
 }
 
 /// An input that could not be read, in report form.

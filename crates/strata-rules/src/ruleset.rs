@@ -186,7 +186,7 @@ counterexamples = ["demo_short"]
     #[test]
     fn embedded_ruleset_loads() {
         let set = Ruleset::embedded().unwrap();
-        assert!(set.len() > 0);
+        assert!(!set.is_empty());
         let mut ids: Vec<&str> = set.rules().iter().map(|r| r.id.as_str()).collect();
         ids.sort();
         let before = ids.len();

@@ -15,6 +15,7 @@
 pub mod blob;
 pub mod collect;
 pub mod fs;
+pub mod image;
 pub mod limits;
 pub mod origin;
 

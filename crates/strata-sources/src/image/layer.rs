@@ -1,0 +1,271 @@
+//! Scanning one layer blob, streamed: blob → SHA-256 check → decoder chosen
+//! by magic bytes (gzip, zstd, plain tar) → tar entries → engine. Nothing is
+//! unpacked to disk. Reading and decompressing run on their own thread and
+//! hand decoded chunks to the scanning thread through a small bounded
+//! channel, so the two overlap and memory stays flat whatever the layer size.
+//!
+//! After the tar walk the rest of the stream is drained: the tar reader stops
+//! at the end-of-archive blocks, and a digest is only meaningful over every
+//! byte. A digest or diff-id mismatch is an error of the layer.
+
+use std::{
+    io::{self, Read},
+    sync::mpsc::{sync_channel, Receiver},
+};
+
+use strata_engine::Matcher;
+
+use super::{digest::HashingReader, fate::LayerEvents, resolve::LayerRef, store::BlobSource};
+use crate::{
+    blob::{read_head, sniff, BlobScanner, Capped, Kind},
+    Collector, Hit, Limits, Origin, Problem, Skipped,
+};
+
+/// Everything learned from one layer, independent of the image it is in.
+#[derive(Debug, Default)]
+pub struct LayerScan {
+    pub events: LayerEvents,
+    /// Hits with only `origin.path` set (`/app/.env`).
+    pub hits: Vec<Hit>,
+    /// Problems, with paths inside the layer (empty path: the layer itself).
+    pub problems: Vec<Problem>,
+    pub skipped: Vec<Skipped>,
+    pub files: u64,
+    /// Uncompressed bytes scanned.
+    pub bytes: u64,
+    /// Bytes of the stored blob read.
+    pub blob_bytes: u64,
+}
+
+const PIPE_CHUNK: usize = 256 << 10;
+const PIPE_DEPTH: usize = 8;
+
+/// A `Read` over chunks sent by the decoding thread.
+struct ChannelReader {
+    rx: Receiver<io::Result<Vec<u8>>>,
+    current: Vec<u8>,
+    pos: usize,
+    done: bool,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.current.len() {
+            if self.done {
+                return Ok(0);
+            }
+            match self.rx.recv() {
+                Ok(Ok(chunk)) => {
+                    self.current = chunk;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                Err(_) => {
+                    self.done = true;
+                    return Ok(0);
+                }
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.pos);
+        buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// What the decoding thread measured.
+struct Decoded {
+    blob_digest: String,
+    blob_bytes: u64,
+    diff_id: String,
+    error: Option<String>,
+}
+
+/// Reads, verifies and decodes the blob, sending decoded chunks to `tx`.
+fn decode(
+    source: &dyn BlobSource,
+    digest: &str,
+    tx: std::sync::mpsc::SyncSender<io::Result<Vec<u8>>>,
+) -> Decoded {
+    let mut decoded_digest = String::new();
+    let blob = match source.open(digest) {
+        Ok(blob) => blob,
+        Err(e) => {
+            let _ = tx.send(Err(io::Error::new(e.kind(), e.to_string())));
+            return Decoded {
+                blob_digest: String::new(),
+                blob_bytes: 0,
+                diff_id: String::new(),
+                error: Some(e.to_string()),
+            };
+        }
+    };
+    let mut blob = HashingReader::new(blob);
+    let result = (|| -> io::Result<()> {
+        let head = read_head(&mut blob)?;
+        let kind = sniff(&head);
+        let raw = io::Cursor::new(head).chain(&mut blob);
+        let decoder: Box<dyn Read> = match kind {
+            Kind::Gzip => Box::new(flate2::read::MultiGzDecoder::new(raw)),
+            Kind::Zstd => Box::new(zstd::stream::read::Decoder::new(raw)?),
+            Kind::Tar | Kind::Plain => Box::new(raw),
+            other => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("layer is {other:?}-compressed; only gzip, zstd and plain tar layers are supported"),
+                ))
+            }
+        };
+        let mut decoded = HashingReader::new(decoder);
+        loop {
+            let mut chunk = Vec::with_capacity(PIPE_CHUNK);
+            let n = (&mut decoded)
+                .take(PIPE_CHUNK as u64)
+                .read_to_end(&mut chunk)
+                .map_err(|e| io::Error::new(e.kind(), format!("decompressing: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            if tx.send(Ok(chunk)).is_err() {
+                // The scanner stopped early (a corrupt tar): keep hashing so
+                // the digest is still checked.
+                decoded
+                    .drain()
+                    .map_err(|e| io::Error::new(e.kind(), format!("decompressing: {e}")))?;
+                break;
+            }
+        }
+        decoded_digest = decoded.digest();
+        drop(decoded);
+        blob.drain()?;
+        Ok(())
+    })();
+    let error = result.err().map(|e| {
+        let text = e.to_string();
+        let _ = tx.send(Err(e));
+        text
+    });
+    Decoded {
+        blob_digest: blob.digest(),
+        blob_bytes: blob.bytes_read(),
+        diff_id: decoded_digest,
+        error,
+    }
+}
+
+/// Scans one layer. Never fails: problems are recorded in the result.
+pub fn scan_layer(
+    source: &dyn BlobSource,
+    layer: &LayerRef,
+    matcher: &Matcher,
+    limits: &Limits,
+) -> LayerScan {
+    let collector = Collector::new();
+    let mut events = LayerEvents::default();
+    let (tx, rx) = sync_channel(PIPE_DEPTH);
+    let decoded = std::thread::scope(|scope| {
+        let producer = scope.spawn(|| decode(source, &layer.digest, tx));
+        let mut reader = ChannelReader {
+            rx,
+            current: Vec::new(),
+            pos: 0,
+            done: false,
+        };
+        let mut scanner = BlobScanner::new(matcher, limits, &collector);
+        if let Err(e) = walk_tar(&mut reader, &mut scanner, &mut events, limits) {
+            collector.problem("", e.to_string());
+        }
+        // Let the decoder finish (it keeps hashing even if we stop reading).
+        drop(reader);
+        producer.join().expect("layer decoding thread panicked")
+    });
+    let (hits, mut problems, skipped) = collector.take();
+    if let Some(error) = &decoded.error {
+        // The tar walk usually reports the same failure; keep one message.
+        problems.retain(|p| !p.path.is_empty());
+        problems.push(Problem {
+            path: String::new(),
+            message: error.clone(),
+        });
+    } else {
+        if decoded.blob_digest != layer.digest {
+            problems.push(Problem {
+                path: String::new(),
+                message: format!(
+                    "digest mismatch: the manifest says {}, the blob hashes to {}",
+                    layer.digest, decoded.blob_digest
+                ),
+            });
+        }
+        if let Some(diff_id) = &layer.diff_id {
+            if *diff_id != decoded.diff_id {
+                problems.push(Problem {
+                    path: String::new(),
+                    message: format!("diff id mismatch: the config says {diff_id}, the uncompressed layer hashes to {}", decoded.diff_id),
+                });
+            }
+        }
+    }
+    LayerScan {
+        events,
+        files: collector.files(),
+        bytes: collector.bytes(),
+        blob_bytes: decoded.blob_bytes,
+        hits,
+        problems,
+        skipped,
+    }
+}
+
+fn walk_tar(
+    reader: &mut dyn Read,
+    scanner: &mut BlobScanner<'_>,
+    events: &mut LayerEvents,
+    limits: &Limits,
+) -> io::Result<()> {
+    let mut archive = tar::Archive::new(reader);
+    for entry in archive
+        .entries()
+        .map_err(|e| io::Error::new(e.kind(), format!("corrupt tar: {e}")))?
+    {
+        let entry = entry
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("corrupt tar: {e}")))?;
+        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let kind = entry.header().entry_type();
+        if kind.is_pax_global_extensions()
+            || kind.is_pax_local_extensions()
+            || kind.is_gnu_longname()
+            || kind.is_gnu_longlink()
+        {
+            continue;
+        }
+        if !events.record(&name) {
+            continue;
+        }
+        // Links are recorded (they replace what was at their path) but not
+        // followed: a hardlink's content is its target's, scanned already.
+        if !kind.is_file() {
+            continue;
+        }
+        let origin = Origin::path(format!("/{}", super::fate::normalize(&name)));
+        let mut capped = Capped::new(entry, limits.max_entry_size);
+        let result = scanner.scan_stream(&origin, &mut capped, 0);
+        if capped.truncated {
+            scanner.collector.skipped(
+                origin.path.clone(),
+                format!(
+                    "larger than {} bytes; scanned only the first part",
+                    limits.max_entry_size
+                ),
+            );
+        }
+        if let Err(e) = result {
+            // An error reading the entry is an error of the layer stream.
+            return Err(io::Error::new(e.kind(), format!("{}: {e}", origin.path)));
+        }
+    }
+    Ok(())
+}

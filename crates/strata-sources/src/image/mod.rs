@@ -1,0 +1,355 @@
+//! Container images: OCI layout directories, `docker save` tarballs (legacy
+//! and Docker 25+ OCI-in-tar), OCI archives and registries.
+//!
+//! An image is resolved to one manifest (by platform, from an index), its
+//! config and its layers. Every distinct layer digest among all the images
+//! of one run is scanned once, in parallel ([`layer`]); each image then gets
+//! its findings from its own layer stack, with the fate of every file
+//! decided by the layers above it ([`fate`]), plus findings in its config
+//! (Env, Labels, Cmd, Entrypoint and every history step's `created_by`,
+//! where build args show up).
+
+pub mod credentials;
+pub mod digest;
+pub mod fate;
+pub mod layer;
+pub mod platform;
+pub mod reference;
+pub mod registry;
+pub mod resolve;
+pub mod spec;
+pub mod store;
+
+use std::{collections::HashMap, sync::Arc};
+
+use rayon::prelude::*;
+use strata_engine::Matcher;
+
+use self::{
+    fate::fate_of,
+    layer::{scan_layer, LayerScan},
+    platform::Platform,
+    reference::ImageLocation,
+    resolve::{resolve_archive, resolve_oci_dir, ResolvedImage},
+    spec::History,
+};
+use crate::{
+    origin::{ImageContext, LayerContext},
+    Collector, Hit, Limits, Origin,
+};
+
+/// Resolves registry references; implemented by the registry client.
+pub trait RegistryResolver: Sync {
+    fn resolve(&self, reference: &str, platform: &Platform) -> Result<ResolvedImage, String>;
+}
+
+/// How to scan images.
+pub struct ImageOptions<'a> {
+    pub platform: Platform,
+    pub limits: Limits,
+    /// Resolves `docker://` and bare registry references; `None` refuses them.
+    pub registry: Option<&'a dyn RegistryResolver>,
+    /// Parallel layer scans (0: one per core).
+    pub jobs: usize,
+    /// Show build commands as recorded even when they carry a secret found
+    /// in the config (`--show-secrets`); otherwise such secrets are masked.
+    pub reveal_secrets: bool,
+}
+
+/// One layer as it sits in one image.
+#[derive(Debug, Clone)]
+pub struct ImageLayer {
+    pub index: usize,
+    pub digest: String,
+    pub diff_id: Option<String>,
+    /// Bytes of the stored blob (as read, or as the manifest says).
+    pub size: u64,
+    /// Index into the config's history of the step that made the layer.
+    pub step: Option<usize>,
+    pub created_by: Option<String>,
+}
+
+/// The result for one image.
+pub struct ImageOutcome {
+    pub reference: String,
+    pub manifest_digest: Option<String>,
+    pub layers: Vec<ImageLayer>,
+    pub history: Vec<History>,
+}
+
+/// What a run over several images produced (hits and problems go to the collector).
+pub struct ImagesScanned {
+    pub images: Vec<ImageOutcome>,
+    /// Layers over all images.
+    pub layers: usize,
+    /// Distinct layer digests scanned.
+    pub layers_scanned: usize,
+}
+
+/// Resolves one image argument.
+pub fn resolve(argument: &str, options: &ImageOptions<'_>) -> Result<ResolvedImage, String> {
+    match ImageLocation::parse(argument) {
+        ImageLocation::OciDir { dir, tag } => {
+            resolve_oci_dir(argument, &dir, tag.as_deref(), &options.platform)
+        }
+        ImageLocation::Archive { path, tag } => {
+            if !path.exists() {
+                return Err(format!("{}: no such file", path.display()));
+            }
+            resolve_archive(argument, &path, tag.as_deref(), &options.platform)
+        }
+        ImageLocation::Registry(reference) => match options.registry {
+            Some(registry) => registry
+                .resolve(&reference, &options.platform)
+                .map(|mut image| {
+                    image.reference = argument.to_string();
+                    image
+                }),
+            None => Err(format!(
+                "{reference}: not a local image path, and registry access is off"
+            )),
+        },
+    }
+}
+
+/// Scans every image named in `arguments`; distinct layers once each.
+pub fn scan_images(
+    arguments: &[String],
+    matcher: &Matcher,
+    options: &ImageOptions<'_>,
+    collector: &Collector,
+) -> ImagesScanned {
+    let resolved: Vec<ResolvedImage> = arguments
+        .iter()
+        .filter_map(|argument| match resolve(argument, options) {
+            Ok(image) => Some(image),
+            Err(message) => {
+                collector.problem(argument.clone(), message);
+                None
+            }
+        })
+        .collect();
+    scan_resolved(resolved, matcher, options, collector)
+}
+
+/// Scans already-resolved images.
+pub fn scan_resolved(
+    resolved: Vec<ResolvedImage>,
+    matcher: &Matcher,
+    options: &ImageOptions<'_>,
+    collector: &Collector,
+) -> ImagesScanned {
+    // Distinct layers, each with the first image that has it (for error names).
+    let mut distinct: Vec<(String, &ResolvedImage, usize)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for image in &resolved {
+        for (index, layer) in image.layers.iter().enumerate() {
+            if seen.insert(layer.digest.clone()) {
+                distinct.push((layer.digest.clone(), image, index));
+            }
+        }
+    }
+    let run = || {
+        distinct
+            .par_iter()
+            .map(|(digest, image, index)| {
+                let scan = scan_layer(
+                    image.source.as_ref(),
+                    &image.layers[*index],
+                    matcher,
+                    &options.limits,
+                );
+                (digest.clone(), Arc::new(scan))
+            })
+            .collect::<HashMap<String, Arc<LayerScan>>>()
+    };
+    let scans = if options.jobs > 0 {
+        match rayon::ThreadPoolBuilder::new()
+            .num_threads(options.jobs)
+            .build()
+        {
+            Ok(pool) => pool.install(run),
+            Err(_) => run(),
+        }
+    } else {
+        run()
+    };
+    // Counters and problems once per distinct layer.
+    for (digest, image, _) in &distinct {
+        let scan = &scans[digest];
+        for _ in 0..scan.files.saturating_sub(1) {
+            collector.scanned(0);
+        }
+        collector.scanned(scan.bytes);
+        for problem in &scan.problems {
+            let place = if problem.path.is_empty() {
+                format!("{} layer {digest}", image.reference)
+            } else {
+                format!("{} layer {digest} {}", image.reference, problem.path)
+            };
+            collector.problem(place, problem.message.clone());
+        }
+        for skipped in &scan.skipped {
+            collector.skipped(
+                format!("{} layer {digest} {}", image.reference, skipped.path),
+                skipped.reason.clone(),
+            );
+        }
+    }
+    let layers = resolved.iter().map(|i| i.layers.len()).sum();
+    let images = resolved
+        .iter()
+        .map(|image| assemble(image, &scans, matcher, options.reveal_secrets, collector))
+        .collect();
+    ImagesScanned {
+        images,
+        layers,
+        layers_scanned: distinct.len(),
+    }
+}
+
+/// Builds one image's hits from its layers' scans and its config.
+fn assemble(
+    image: &ResolvedImage,
+    scans: &HashMap<String, Arc<LayerScan>>,
+    matcher: &Matcher,
+    reveal_secrets: bool,
+    collector: &Collector,
+) -> ImageOutcome {
+    let context = Arc::new(ImageContext {
+        reference: image.reference.clone(),
+        manifest_digest: image.manifest_digest.clone(),
+    });
+    // Config first: build commands echoed in reports must not show the
+    // secrets found in them (a build arg in `created_by`).
+    let mut config_hits = Vec::new();
+    scan_config(image, &context, matcher, &mut config_hits);
+    let config_secrets: Vec<Vec<u8>> = if reveal_secrets {
+        Vec::new()
+    } else {
+        config_hits.iter().map(|h| h.found.secret.clone()).collect()
+    };
+    let masked = |text: &Option<String>| {
+        text.as_ref()
+            .map(|t| strata_engine::mask_secrets(t, &config_secrets))
+    };
+    let history: Vec<History> = image
+        .config
+        .history
+        .iter()
+        .map(|h| History {
+            created_by: masked(&h.created_by),
+            empty_layer: h.empty_layer,
+        })
+        .collect();
+    let steps = image.config.layer_steps(image.layers.len());
+    let layers: Vec<ImageLayer> = image
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(index, layer)| {
+            let step = steps[index];
+            ImageLayer {
+                index,
+                digest: layer.digest.clone(),
+                diff_id: layer.diff_id.clone(),
+                size: scans
+                    .get(&layer.digest)
+                    .map_or(layer.size, |s| s.blob_bytes.max(layer.size)),
+                step,
+                created_by: step.and_then(|s| history[s].created_by.clone()),
+            }
+        })
+        .collect();
+    let empty = layer::LayerScan::default();
+    let stack: Vec<(&fate::LayerEvents, &str)> = image
+        .layers
+        .iter()
+        .map(|l| {
+            (
+                scans.get(&l.digest).map_or(&empty.events, |s| &s.events),
+                l.digest.as_str(),
+            )
+        })
+        .collect();
+    let mut hits = Vec::new();
+    for layer in &layers {
+        let Some(scan) = scans.get(&layer.digest) else {
+            continue;
+        };
+        let layer_context = Arc::new(LayerContext {
+            index: layer.index,
+            digest: layer.digest.clone(),
+            diff_id: layer.diff_id.clone(),
+            created_by: layer.created_by.clone(),
+        });
+        for hit in &scan.hits {
+            // The file's own path decides its fate, not an archive member's.
+            let file = hit.origin.path.split('!').next().unwrap_or("");
+            hits.push(Hit {
+                origin: Origin {
+                    path: hit.origin.path.clone(),
+                    image: Some(context.clone()),
+                    layer: Some(layer_context.clone()),
+                    config_field: None,
+                },
+                found: hit.found.clone(),
+                fate: Some(fate_of(file, layer.index, &stack)),
+            });
+        }
+    }
+    hits.extend(config_hits);
+    collector.hits_extend(hits);
+    ImageOutcome {
+        reference: image.reference.clone(),
+        manifest_digest: image.manifest_digest.clone(),
+        layers,
+        history,
+    }
+}
+
+/// Scans the config fields where build-time secrets end up.
+fn scan_config(
+    image: &ResolvedImage,
+    context: &Arc<ImageContext>,
+    matcher: &Matcher,
+    hits: &mut Vec<Hit>,
+) {
+    let mut fields: Vec<(String, String)> = Vec::new();
+    if let Some(config) = &image.config.config {
+        for (i, env) in config.env.iter().flatten().enumerate() {
+            fields.push((format!("Env[{i}]"), env.clone()));
+        }
+        for (key, value) in config.labels.iter().flatten() {
+            fields.push((format!("Labels.{key}"), format!("{key}={value}")));
+        }
+        if let Some(cmd) = &config.cmd {
+            fields.push(("Cmd".into(), cmd.join(" ")));
+        }
+        if let Some(entrypoint) = &config.entrypoint {
+            fields.push(("Entrypoint".into(), entrypoint.join(" ")));
+        }
+    }
+    for (i, step) in image.config.history.iter().enumerate() {
+        if let Some(created_by) = &step.created_by {
+            fields.push((format!("history[{i}].created_by"), created_by.clone()));
+        }
+    }
+    let mut scratch = matcher.new_scratch();
+    for (field, text) in fields {
+        matcher.scan_bytes(text.as_bytes(), &mut scratch, &mut |found| {
+            if !matcher.path_allowed(found.rule_index, "config") {
+                hits.push(Hit {
+                    origin: Origin {
+                        path: "config".into(),
+                        image: Some(context.clone()),
+                        layer: None,
+                        config_field: Some(field.clone()),
+                    },
+                    found,
+                    fate: None,
+                });
+            }
+        });
+    }
+}
