@@ -6,14 +6,13 @@
 //! prefilter does not apply above 64 patterns or with case folding.
 //!
 //! Instead each position's next four bytes, case-folded, are hashed into a
-//! 2^17-bit set (16 KB, L1-resident) of the keywords' first four bytes (and
-//! three, in a second set, for the few three-byte keywords). Only positions
+//! 2^18-bit set (32 KB, L1-resident) of the keywords' first four bytes. Only positions
 //! that pass are checked exactly against the keywords with that prefix. On
 //! a 1.2 GB corpus of code, packages and binaries 0.8% of positions pass
 //! (3.7% with three-byte prefixes for every keyword). The result is the same set of (keyword, start, end) an overlapping
 //! aho-corasick search reports; the tests compare the two.
 
-const HASH_BITS: u32 = 17;
+const HASH_BITS: u32 = 18;
 const SET_WORDS: usize = (1 << HASH_BITS) / 64;
 
 /// Folds ASCII upper case to lower case in each of four bytes (and, harmlessly
@@ -50,12 +49,11 @@ struct Group {
 /// All keywords, bucketed by their folded first four bytes (three for
 /// three-byte keywords).
 pub struct KeywordFinder {
-    /// Hashes of the four-byte prefixes of keywords of four bytes or more.
+    /// Hashes of the folded four-byte prefixes of the keywords. A three-byte
+    /// keyword enters once per possible fourth byte: folding sets bit 5 of
+    /// every byte, so that is 128 entries, and one hash per position serves
+    /// both lengths (a second set for them cost 8 instructions a byte).
     set4: Box<[u64; SET_WORDS]>,
-    /// Hashes of the three-byte keywords (a separate, sparse set: checking
-    /// every three-byte prefix of the long keywords would pass common
-    /// English trigrams like `con` and `str` five times as often).
-    set3: Box<[u64; SET_WORDS]>,
     has_short: bool,
     groups: Vec<Group>,
     /// Open-addressed index into `groups` by key (0 = empty, else index + 1).
@@ -66,7 +64,6 @@ impl KeywordFinder {
     /// `keywords` are ASCII, at least 3 bytes each (the rule loader ensures it).
     pub fn new(keywords: &[String]) -> KeywordFinder {
         let mut set4 = Box::new([0u64; SET_WORDS]);
-        let mut set3 = Box::new([0u64; SET_WORDS]);
         let mut groups: Vec<Group> = Vec::new();
         let mut has_short = false;
         for (index, keyword) in keywords.iter().enumerate() {
@@ -79,10 +76,11 @@ impl KeywordFinder {
                 key
             } else {
                 has_short = true;
-                let key = fold3(u32::from_le_bytes([b[0], b[1], b[2], 0]));
-                let h = hash(key);
-                set3[h / 64] |= 1 << (h % 64);
-                key
+                for fourth in 0..=255u8 {
+                    let h = hash(fold4(u32::from_le_bytes([b[0], b[1], b[2], fourth])));
+                    set4[h / 64] |= 1 << (h % 64);
+                }
+                fold3(u32::from_le_bytes([b[0], b[1], b[2], 0]))
             };
             let entry = (index as u32, b.to_ascii_lowercase().into_boxed_slice());
             match groups.iter_mut().find(|g| g.key == key) {
@@ -104,7 +102,6 @@ impl KeywordFinder {
         }
         KeywordFinder {
             set4,
-            set3,
             has_short,
             groups,
             slots,
@@ -117,29 +114,51 @@ impl KeywordFinder {
         if hay.len() < 3 {
             return;
         }
-        let (set4, set3) = (&*self.set4, &*self.set3);
+        let set4 = &*self.set4;
         let mut i = 0;
+        // Eight bytes loaded once give the four-byte windows of four positions.
+        while i + 8 <= hay.len() {
+            let wide = u64::from_le_bytes(hay[i..i + 8].try_into().unwrap());
+            for shift in 0..4 {
+                let word = (wide >> (8 * shift)) as u32;
+                if test(set4, hash(fold4(word))) {
+                    self.candidate(hay, i + shift, word, &mut report);
+                }
+            }
+            i += 4;
+        }
         while i + 4 <= hay.len() {
             let word = u32::from_le_bytes(hay[i..i + 4].try_into().unwrap());
             if test(set4, hash(fold4(word))) {
-                self.verify(hay, i, fold4(word), &mut report);
-            }
-            if self.has_short && test(set3, hash(fold3(word))) {
-                self.verify(hay, i, fold3(word), &mut report);
+                self.candidate(hay, i, word, &mut report);
             }
             i += 1;
         }
         // The last three bytes can only start a three-byte keyword.
         if self.has_short {
             let word = u32::from_le_bytes([hay[i], hay[i + 1], hay[i + 2], 0]);
-            if test(set3, hash(fold3(word))) {
-                self.verify(hay, i, fold3(word), &mut report);
-            }
+            self.verify(hay, i, fold3(word), &mut report);
         }
     }
 
+    /// A position whose four-byte window passed the set: look up keywords of
+    /// four bytes or more by the whole window, three-byte ones by its start.
     #[cold]
     #[inline(never)]
+    fn candidate(
+        &self,
+        hay: &[u8],
+        at: usize,
+        word: u32,
+        report: &mut impl FnMut(u32, usize, usize),
+    ) {
+        self.verify(hay, at, fold4(word), report);
+        if self.has_short {
+            self.verify(hay, at, fold3(word), report);
+        }
+    }
+
+    #[inline]
     fn verify(&self, hay: &[u8], at: usize, key: u32, report: &mut impl FnMut(u32, usize, usize)) {
         let mask = self.slots.len() - 1;
         let mut slot = hash(key) & mask;

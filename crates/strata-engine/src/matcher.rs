@@ -57,6 +57,10 @@ struct CompiledRule {
 /// The parts of a rule built from its regexes.
 struct Built {
     regex: Regex,
+    /// Every match provably starts with one of the rule's keywords (each
+    /// prefix literal of the regex begins with one), so the regex runs
+    /// anchored at each keyword hit instead of over a window around it.
+    anchored_at_keyword: bool,
     /// Capture group index of the secret (0 = whole match).
     secret_group: usize,
     allow_regexes: Vec<Regex>,
@@ -104,10 +108,42 @@ fn build_rule(rule: &Rule) -> Result<Built, String> {
         .map(|p| compile_regex(p).map_err(|e| format!("allowlist regex {p:?}: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Built {
+        anchored_at_keyword: starts_with_keyword(&rule.regex, &rule.keywords),
         regex,
         secret_group,
         allow_regexes,
     })
+}
+
+/// True when every match of `pattern` must begin with one of `keywords`
+/// (ASCII case-insensitively): the regex's prefix literals form a finite
+/// set and each begins with a keyword.
+fn starts_with_keyword(pattern: &str, keywords: &[String]) -> bool {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let Ok(hir) = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(pattern)
+    else {
+        return false;
+    };
+    let mut extractor = Extractor::new();
+    extractor
+        .kind(ExtractKind::Prefix)
+        .limit_total(4096)
+        .limit_class(64);
+    let prefixes = extractor.extract(&hir);
+    let Some(literals) = prefixes.literals() else {
+        return false;
+    };
+    !literals.is_empty()
+        && literals.iter().all(|literal| {
+            let bytes = literal.as_bytes();
+            keywords.iter().any(|k| {
+                bytes.len() >= k.len() && bytes[..k.len()].eq_ignore_ascii_case(k.as_bytes())
+            })
+        })
 }
 
 /// A compiled ruleset, shareable across threads (`&Matcher` is `Sync`).
@@ -296,6 +332,25 @@ impl Matcher {
         while i < scratch.hits.len() {
             let rule_index = scratch.hits[i].0;
             let window = self.rules[rule_index as usize].rule.window;
+            if self.rules[rule_index as usize].built().anchored_at_keyword {
+                // Each hit is a possible match start; a match never extends
+                // past 2 * window + keyword bytes from its keyword.
+                let mut covered_to = 0;
+                while i < scratch.hits.len() && scratch.hits[i].0 == rule_index {
+                    let (_, start, end) = scratch.hits[i];
+                    i += 1;
+                    if start < covered_to {
+                        continue;
+                    }
+                    let limit = (end + 2 * window).min(hay.len());
+                    if let Some(found_end) =
+                        self.search_anchored(rule_index, hay, start..limit, &accept, scratch)
+                    {
+                        covered_to = found_end;
+                    }
+                }
+                continue;
+            }
             let (_, first_start, first_end) = scratch.hits[i];
             let mut region =
                 first_start.saturating_sub(window)..(first_end + window).min(hay.len());
@@ -315,6 +370,48 @@ impl Matcher {
         }
         scratch.raw.sort_unstable_by_key(|m| (m.span.start, m.rule));
         self.drop_generic_duplicates(&mut scratch.raw);
+    }
+
+    /// Runs a rule's regex anchored at `region.start`; returns the end of
+    /// the match it found, if any.
+    fn search_anchored(
+        &self,
+        rule_index: u32,
+        hay: &[u8],
+        region: Range<usize>,
+        accept: &Range<usize>,
+        scratch: &mut Scratch,
+    ) -> Option<usize> {
+        let compiled = &self.rules[rule_index as usize];
+        let built = compiled.built();
+        let cache =
+            scratch.caches[rule_index as usize].get_or_insert_with(|| built.regex.create_cache());
+        let input = Input::new(hay).range(region).anchored(Anchored::Yes);
+        let found = built.regex.search_with(cache, &input)?;
+        let span = found.range();
+        if !accept.contains(&span.start) {
+            return Some(span.end);
+        }
+        let secret = if built.secret_group == 0 {
+            Some(span.clone())
+        } else {
+            let mut caps = built.regex.create_captures();
+            built.regex.search_captures_with(cache, &input, &mut caps);
+            caps.get_group(built.secret_group).map(|s| s.range())
+        };
+        if let Some(secret) = secret.filter(|s| !s.is_empty()) {
+            if let Some(raw) = self.filter(
+                compiled,
+                rule_index,
+                hay,
+                span.clone(),
+                secret,
+                &mut scratch.lowered,
+            ) {
+                scratch.raw.push(raw);
+            }
+        }
+        Some(span.end)
     }
 
     fn search_region(
