@@ -217,3 +217,4 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
 }
 
 pub mod image;
+pub mod registry;

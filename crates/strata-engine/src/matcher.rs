@@ -382,36 +382,59 @@ impl Matcher {
         accept: &Range<usize>,
         scratch: &mut Scratch,
     ) -> Option<usize> {
-        let compiled = &self.rules[rule_index as usize];
-        let built = compiled.built();
-        let cache =
-            scratch.caches[rule_index as usize].get_or_insert_with(|| built.regex.create_cache());
+        let built = self.rules[rule_index as usize].built();
+        let Scratch {
+            caches,
+            raw,
+            lowered,
+            ..
+        } = scratch;
+        let cache = caches[rule_index as usize].get_or_insert_with(|| built.regex.create_cache());
         let input = Input::new(hay).range(region).anchored(Anchored::Yes);
         let found = built.regex.search_with(cache, &input)?;
         let span = found.range();
-        if !accept.contains(&span.start) {
-            return Some(span.end);
-        }
-        let secret = if built.secret_group == 0 {
-            Some(span.clone())
-        } else {
-            let mut caps = built.regex.create_captures();
-            built.regex.search_captures_with(cache, &input, &mut caps);
-            caps.get_group(built.secret_group).map(|s| s.range())
-        };
-        if let Some(secret) = secret.filter(|s| !s.is_empty()) {
-            if let Some(raw) = self.filter(
-                compiled,
+        if accept.contains(&span.start) {
+            self.keep_match(
                 rule_index,
                 hay,
                 span.clone(),
-                secret,
-                &mut scratch.lowered,
-            ) {
-                scratch.raw.push(raw);
-            }
+                cache,
+                &mut None,
+                raw,
+                lowered,
+            );
         }
         Some(span.end)
+    }
+
+    /// Extracts the secret of a regex match and keeps the match if it
+    /// passes the filters.
+    #[allow(clippy::too_many_arguments)]
+    fn keep_match(
+        &self,
+        rule_index: u32,
+        hay: &[u8],
+        span: Range<usize>,
+        cache: &mut meta::Cache,
+        caps: &mut Option<Captures>,
+        raw: &mut Vec<RawMatch>,
+        lowered: &mut Vec<u8>,
+    ) {
+        let compiled = &self.rules[rule_index as usize];
+        let built = compiled.built();
+        let secret = if built.secret_group == 0 {
+            Some(span.clone())
+        } else {
+            let caps = caps.get_or_insert_with(|| built.regex.create_captures());
+            let anchored = Input::new(hay).range(span.clone()).anchored(Anchored::Yes);
+            built.regex.search_captures_with(cache, &anchored, caps);
+            caps.get_group(built.secret_group).map(|s| s.range())
+        };
+        if let Some(secret) = secret.filter(|s| !s.is_empty()) {
+            if let Some(kept) = self.filter(compiled, rule_index, hay, span, secret, lowered) {
+                raw.push(kept);
+            }
+        }
     }
 
     fn search_region(
@@ -422,10 +445,14 @@ impl Matcher {
         accept: &Range<usize>,
         scratch: &mut Scratch,
     ) {
-        let compiled = &self.rules[rule_index as usize];
-        let built = compiled.built();
-        let cache =
-            scratch.caches[rule_index as usize].get_or_insert_with(|| built.regex.create_cache());
+        let built = self.rules[rule_index as usize].built();
+        let Scratch {
+            caches,
+            raw,
+            lowered,
+            ..
+        } = scratch;
+        let cache = caches[rule_index as usize].get_or_insert_with(|| built.regex.create_cache());
         let mut input = Input::new(hay).range(region.clone());
         let mut caps: Option<Captures> = None;
         while let Some(found) = built.regex.search_with(cache, &input) {
@@ -436,26 +463,15 @@ impl Matcher {
                 span.end
             };
             if accept.contains(&span.start) {
-                let secret = if built.secret_group == 0 {
-                    Some(span.clone())
-                } else {
-                    let caps = caps.get_or_insert_with(|| built.regex.create_captures());
-                    let anchored = Input::new(hay).range(span.clone()).anchored(Anchored::Yes);
-                    built.regex.search_captures_with(cache, &anchored, caps);
-                    caps.get_group(built.secret_group).map(|s| s.range())
-                };
-                if let Some(secret) = secret.filter(|s| !s.is_empty()) {
-                    if let Some(raw) = self.filter(
-                        compiled,
-                        rule_index,
-                        hay,
-                        span.clone(),
-                        secret,
-                        &mut scratch.lowered,
-                    ) {
-                        scratch.raw.push(raw);
-                    }
-                }
+                self.keep_match(
+                    rule_index,
+                    hay,
+                    span.clone(),
+                    cache,
+                    &mut caps,
+                    raw,
+                    lowered,
+                );
             }
             if next_start > region.end {
                 break;

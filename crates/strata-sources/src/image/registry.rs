@@ -25,11 +25,8 @@ use super::{
     credentials::{Credential, CredentialStore},
     digest::sha256_of,
     platform::{choose, Platform},
-    resolve::{read_verified, LayerRef, ResolvedImage, MAX_DOCUMENT},
-    spec::{
-        ImageConfig, ManifestOrIndex, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX,
-        OCI_MANIFEST,
-    },
+    resolve::{image_from_manifest, ResolvedImage, MAX_DOCUMENT},
+    spec::{ManifestOrIndex, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST},
     store::BlobSource,
     RegistryResolver,
 };
@@ -215,32 +212,7 @@ impl RegistryResolver for RegistryClient {
                         reference: reference.clone(),
                         handle: self.runtime.handle().clone(),
                     };
-                    let config_bytes = read_verified(&blobs, &manifest.config.digest, MAX_DOCUMENT)
-                        .map_err(|e| format!("image config: {e}"))?;
-                    let config: ImageConfig = serde_json::from_slice(&config_bytes)
-                        .map_err(|e| format!("image config {}: {e}", manifest.config.digest))?;
-                    let diff_ids = config
-                        .rootfs
-                        .as_ref()
-                        .map(|r| r.diff_ids.clone())
-                        .unwrap_or_default();
-                    let layers = manifest
-                        .layers
-                        .iter()
-                        .enumerate()
-                        .map(|(i, d)| LayerRef {
-                            digest: d.digest.clone(),
-                            diff_id: diff_ids.get(i).cloned(),
-                            size: d.size,
-                        })
-                        .collect();
-                    return Ok(ResolvedImage {
-                        reference: text.to_string(),
-                        manifest_digest: Some(digest),
-                        layers,
-                        config,
-                        source: Arc::new(blobs),
-                    });
+                    return image_from_manifest(text, digest, &manifest, Arc::new(blobs));
                 }
             }
         }
@@ -295,6 +267,7 @@ impl BlobSource for RegistryBlobs {
             handle: self.handle.clone(),
             stream: stream.stream,
             current: bytes_empty(),
+            ended: false,
         }))
     }
 }
@@ -308,15 +281,28 @@ struct StreamReader {
     handle: tokio::runtime::Handle,
     stream: futures_util::stream::BoxStream<'static, Result<bytes::Bytes, io::Error>>,
     current: bytes::Bytes,
+    /// The stream has ended. It must not be polled again: oci-client's
+    /// verifying stream re-checks its (reset) digest on every poll after
+    /// the end, so a second poll reports the hash of nothing as a mismatch.
+    ended: bool,
 }
 
 impl Read for StreamReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.current.is_empty() {
+            if self.ended {
+                return Ok(0);
+            }
             match self.handle.block_on(self.stream.next()) {
                 Some(Ok(chunk)) => self.current = chunk,
-                Some(Err(e)) => return Err(e),
-                None => return Ok(0),
+                Some(Err(e)) => {
+                    self.ended = true;
+                    return Err(e);
+                }
+                None => {
+                    self.ended = true;
+                    return Ok(0);
+                }
             }
         }
         let n = buf.len().min(self.current.len());

@@ -72,37 +72,47 @@ pub fn resolve_from_descriptor(
                 digest = choose(&index.manifests, platform)?.digest.clone();
             }
             ManifestOrIndex::Manifest(manifest) => {
-                let config_bytes =
-                    read_verified(source.as_ref(), &manifest.config.digest, MAX_DOCUMENT)
-                        .map_err(|e| format!("image config: {e}"))?;
-                let config: ImageConfig = serde_json::from_slice(&config_bytes)
-                    .map_err(|e| format!("image config {}: {e}", manifest.config.digest))?;
-                let diff_ids = config
-                    .rootfs
-                    .as_ref()
-                    .map(|r| r.diff_ids.clone())
-                    .unwrap_or_default();
-                let layers = manifest
-                    .layers
-                    .iter()
-                    .enumerate()
-                    .map(|(i, d)| LayerRef {
-                        digest: d.digest.clone(),
-                        diff_id: diff_ids.get(i).cloned(),
-                        size: d.size,
-                    })
-                    .collect();
-                return Ok(ResolvedImage {
-                    reference: reference.to_string(),
-                    manifest_digest: Some(digest),
-                    layers,
-                    config,
-                    source,
-                });
+                return image_from_manifest(reference, digest, &manifest, source)
             }
         }
     }
     Err("image index nested too deeply".into())
+}
+
+/// Reads and checks a manifest's config and lists its layers with their
+/// diff ids: the last step of resolving, wherever the blobs live.
+pub fn image_from_manifest(
+    reference: &str,
+    manifest_digest: String,
+    manifest: &super::spec::Manifest,
+    source: Arc<dyn BlobSource>,
+) -> Result<ResolvedImage, String> {
+    let config_bytes = read_verified(source.as_ref(), &manifest.config.digest, MAX_DOCUMENT)
+        .map_err(|e| format!("image config: {e}"))?;
+    let config: ImageConfig = serde_json::from_slice(&config_bytes)
+        .map_err(|e| format!("image config {}: {e}", manifest.config.digest))?;
+    let diff_ids = config
+        .rootfs
+        .as_ref()
+        .map(|r| r.diff_ids.clone())
+        .unwrap_or_default();
+    let layers = manifest
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, d)| LayerRef {
+            digest: d.digest.clone(),
+            diff_id: diff_ids.get(i).cloned(),
+            size: d.size,
+        })
+        .collect();
+    Ok(ResolvedImage {
+        reference: reference.to_string(),
+        manifest_digest: Some(manifest_digest),
+        layers,
+        config,
+        source,
+    })
 }
 
 /// Picks the manifest descriptor named by `tag` from an OCI `index.json`.

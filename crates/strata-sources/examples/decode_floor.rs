@@ -1,0 +1,452 @@
+//! The decode-only floor for `benches/image/run.sh`: how fast `strata image`
+//! could go if matching cost nothing.
+//!
+//! It takes the same image arguments as `strata image` (`oci:DIR[:TAG]`,
+//! `docker-archive:PATH[:TAG]`, a registry reference such as
+//! `127.0.0.1:5000/repo:tag`), resolves them with the same library code
+//! (`strata_sources::image::resolve`, the same `RegistryClient` for
+//! registries), and then does to every distinct layer what
+//! `image::layer::scan_layer` does, minus the engine:
+//!
+//! - open the blob from the same `BlobSource` and hash it with SHA-256
+//!   (`HashingReader`);
+//! - pick the decoder by magic bytes (`blob::sniff`): flate2
+//!   `MultiGzDecoder`, zstd, or none for a plain tar;
+//! - hash the decoded stream too (the diff id strata checks);
+//! - by default, decode on a thread of its own that hands 256 KiB chunks
+//!   through a bounded channel of depth 8 to the walking thread, as strata
+//!   does (`--inline` decodes and walks on one thread instead);
+//! - walk the tar with the `tar` crate and read every regular entry's bytes
+//!   in 1 MiB reads (the engine's chunk size) into a sink;
+//! - drain the rest of both streams and compare both digests with the
+//!   manifest's and the config's.
+//!
+//! One deliberate difference: the floor reads each blob through [`Fused`],
+//! which stops asking the source for bytes once it has said "end". strata's
+//! registry reader (`StreamReader` in `image/registry.rs`) polls the HTTP
+//! body stream again after its end, and oci-client's `VerifyingStream` then
+//! hashes its (reset) digester again and fails with "Invalid digest ...
+//! got sha256:e3b0c442..." (the digest of nothing) on every layer. With
+//! `--unfused` the floor reads like strata and shows the same errors.
+//!
+//! Distinct layers run in parallel on a rayon pool of `-j N` threads
+//! (default 2, what the benchmark gives strata). Nested archives inside
+//! layers (`.gz`, `.zip`, `.jar`, ... entries) are not opened: strata does
+//! open them, so the floor only counts them (`nested_*` in the output) to
+//! show how much extra decompression strata does on the same image.
+//!
+//! ```text
+//! cargo run --release -p strata-sources --example decode_floor -- [-j N] [--inline] [--unfused] [--json] IMAGE...
+//! ```
+//!
+//! Prints layers, compressed and uncompressed bytes, seconds and MB/s
+//! (10^6 bytes of uncompressed layer tar per second), or one JSON object
+//! with `--json`. Exits 1 if an image fails to resolve or a layer fails to
+//! read or verify.
+
+use std::{
+    collections::HashSet,
+    io::{self, Read},
+    sync::{
+        mpsc::{sync_channel, Receiver, SyncSender},
+        Arc,
+    },
+    time::Instant,
+};
+
+use rayon::prelude::*;
+use strata_sources::{
+    blob::{read_head, sniff, Kind},
+    image::{
+        credentials::CredentialStore,
+        digest::HashingReader,
+        platform::Platform,
+        registry::{RegistryClient, RegistryOptions},
+        resolve,
+        resolve::{LayerRef, ResolvedImage},
+        store::BlobSource,
+        ImageOptions,
+    },
+    Limits,
+};
+
+/// Same as `image::layer`: decoded chunks of 256 KiB, 8 in flight.
+const PIPE_CHUNK: usize = 256 << 10;
+const PIPE_DEPTH: usize = 8;
+
+#[derive(Default, Debug, Clone)]
+struct LayerStats {
+    digest: String,
+    kind: String,
+    blob_bytes: u64,
+    /// Bytes of the decoded tar stream (headers and padding included).
+    tar_bytes: u64,
+    /// Bytes of regular entries' contents.
+    entry_bytes: u64,
+    files: u64,
+    /// Regular entries whose first bytes are gzip/zstd/bzip2/zip/tar (strata opens these).
+    nested_files: u64,
+    nested_bytes: u64,
+    seconds: f64,
+    error: Option<String>,
+}
+
+/// The layer's bytes, as decoded: a `Read` over chunks from the decoding thread.
+struct ChannelReader {
+    rx: Receiver<io::Result<Vec<u8>>>,
+    current: Vec<u8>,
+    pos: usize,
+    done: bool,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.current.len() {
+            if self.done {
+                return Ok(0);
+            }
+            match self.rx.recv() {
+                Ok(Ok(chunk)) => {
+                    self.current = chunk;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                Err(_) => {
+                    self.done = true;
+                    return Ok(0);
+                }
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.pos);
+        buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// A reader that never reads its source again after the first end of stream.
+struct Fused<R> {
+    inner: R,
+    done: bool,
+}
+
+impl<R: Read> Read for Fused<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.done || buf.is_empty() {
+            return Ok(0);
+        }
+        let n = self.inner.read(buf)?;
+        self.done = n == 0;
+        Ok(n)
+    }
+}
+
+struct Decoded {
+    kind: Kind,
+    blob_digest: String,
+    blob_bytes: u64,
+    diff_id: String,
+    tar_bytes: u64,
+}
+
+/// Opens, hashes and decodes a blob; `each` gets the decoded stream.
+/// Drains both streams afterwards so both digests cover every byte.
+fn decode_with(
+    source: &dyn BlobSource,
+    digest: &str,
+    fuse: bool,
+    each: &mut dyn FnMut(&mut dyn Read) -> io::Result<()>,
+) -> io::Result<Decoded> {
+    let raw = source.open(digest)?;
+    let raw: Box<dyn Read + Send + '_> = if fuse {
+        Box::new(Fused {
+            inner: raw,
+            done: false,
+        })
+    } else {
+        raw
+    };
+    let mut blob = HashingReader::new(raw);
+    let head = read_head(&mut blob)?;
+    let kind = sniff(&head);
+    let raw = io::Cursor::new(head).chain(&mut blob);
+    let decoder: Box<dyn Read> = match kind {
+        Kind::Gzip => Box::new(flate2::read::MultiGzDecoder::new(raw)),
+        Kind::Zstd => Box::new(zstd::stream::read::Decoder::new(raw)?),
+        Kind::Tar | Kind::Plain => Box::new(raw),
+        other => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("layer is {other:?}-compressed"),
+            ))
+        }
+    };
+    let mut decoded = HashingReader::new(decoder);
+    each(&mut decoded)?;
+    decoded.drain()?;
+    let diff_id = decoded.digest();
+    let tar_bytes = decoded.bytes_read();
+    drop(decoded);
+    blob.drain()?;
+    Ok(Decoded {
+        kind,
+        blob_digest: blob.digest(),
+        blob_bytes: blob.bytes_read(),
+        diff_id,
+        tar_bytes,
+    })
+}
+
+/// Walks a tar and reads every regular entry to a sink, 1 MiB at a time.
+fn walk_tar(reader: &mut dyn Read, stats: &mut LayerStats, buf: &mut [u8]) -> io::Result<()> {
+    let mut archive = tar::Archive::new(reader);
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        // Same bookkeeping strata does per entry: the path as a string.
+        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        std::hint::black_box(&name);
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        stats.files += 1;
+        let mut first = true;
+        let mut size = 0u64;
+        let mut nested = false;
+        loop {
+            let n = entry.read(buf)?;
+            if n == 0 {
+                break;
+            }
+            if first {
+                nested = !matches!(sniff(&buf[..n]), Kind::Plain);
+                first = false;
+            }
+            std::hint::black_box(&buf[..n]);
+            size += n as u64;
+        }
+        stats.entry_bytes += size;
+        if nested {
+            stats.nested_files += 1;
+            stats.nested_bytes += size;
+        }
+    }
+    Ok(())
+}
+
+fn floor_layer(source: &dyn BlobSource, layer: &LayerRef, inline: bool, fuse: bool) -> LayerStats {
+    let started = Instant::now();
+    let mut stats = LayerStats {
+        digest: layer.digest.clone(),
+        ..LayerStats::default()
+    };
+    let result = if inline {
+        let mut buf = vec![0u8; strata_engine::DEFAULT_CHUNK_SIZE];
+        decode_with(source, &layer.digest, fuse, &mut |r| {
+            walk_tar(r, &mut stats, &mut buf)
+        })
+    } else {
+        let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(PIPE_DEPTH);
+        std::thread::scope(|scope| {
+            let producer = scope.spawn(move || {
+                let tx2: SyncSender<io::Result<Vec<u8>>> = tx.clone();
+                let result = decode_with(source, &layer.digest, fuse, &mut |decoded| loop {
+                    let mut chunk = Vec::with_capacity(PIPE_CHUNK);
+                    let n = decoded.take(PIPE_CHUNK as u64).read_to_end(&mut chunk)?;
+                    if n == 0 || tx2.send(Ok(chunk)).is_err() {
+                        return Ok(());
+                    }
+                });
+                if let Err(e) = &result {
+                    let _ = tx.send(Err(io::Error::new(e.kind(), e.to_string())));
+                }
+                result
+            });
+            let mut reader = ChannelReader {
+                rx,
+                current: Vec::new(),
+                pos: 0,
+                done: false,
+            };
+            let mut buf = vec![0u8; strata_engine::DEFAULT_CHUNK_SIZE];
+            let walked = walk_tar(&mut reader, &mut stats, &mut buf);
+            drop(reader);
+            let decoded = producer.join().expect("decoding thread panicked");
+            match (decoded, walked) {
+                (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+                (Ok(d), Ok(())) => Ok(d),
+            }
+        })
+    };
+    match result {
+        Ok(decoded) => {
+            stats.kind = format!("{:?}", decoded.kind).to_lowercase();
+            stats.blob_bytes = decoded.blob_bytes;
+            stats.tar_bytes = decoded.tar_bytes;
+            if decoded.blob_digest != layer.digest {
+                stats.error = Some(format!("blob hashes to {}", decoded.blob_digest));
+            } else if layer
+                .diff_id
+                .as_ref()
+                .is_some_and(|d| *d != decoded.diff_id)
+            {
+                stats.error = Some(format!("diff id mismatch: {}", decoded.diff_id));
+            }
+        }
+        Err(e) => stats.error = Some(e.to_string()),
+    }
+    stats.seconds = started.elapsed().as_secs_f64();
+    stats
+}
+
+fn usage() -> ! {
+    eprintln!("usage: decode_floor [-j N] [--inline] [--unfused] [--json] IMAGE...");
+    std::process::exit(2);
+}
+
+fn main() {
+    let mut jobs = 2usize;
+    let mut inline = false;
+    let mut json = false;
+    let mut fuse = true;
+    let mut images = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-j" | "--jobs" => {
+                jobs = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or_else(|| usage())
+            }
+            "--inline" => inline = true,
+            "--json" => json = true,
+            "--unfused" => fuse = false,
+            "-h" | "--help" => usage(),
+            _ => images.push(arg),
+        }
+    }
+    if images.is_empty() {
+        usage();
+    }
+    let started = Instant::now();
+
+    // As in strata-cli: a registry client always exists; local forms never use it.
+    let client = CredentialStore::load(None)
+        .and_then(|store| RegistryClient::new(RegistryOptions::default(), store))
+        .unwrap_or_else(|e| {
+            eprintln!("decode_floor: registry client: {e}");
+            std::process::exit(1);
+        });
+    let options = ImageOptions {
+        platform: Platform::host(),
+        limits: Limits::default(),
+        registry: Some(&client),
+        jobs,
+        reveal_secrets: false,
+    };
+    let mut resolved: Vec<ResolvedImage> = Vec::new();
+    for image in &images {
+        match resolve(image, &options) {
+            Ok(r) => resolved.push(r),
+            Err(e) => {
+                eprintln!("decode_floor: {image}: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+    let resolve_seconds = started.elapsed().as_secs_f64();
+    let mut seen = HashSet::new();
+    let mut distinct: Vec<(Arc<dyn BlobSource>, LayerRef)> = Vec::new();
+    let mut total_layers = 0;
+    for image in &resolved {
+        for layer in &image.layers {
+            total_layers += 1;
+            if seen.insert(layer.digest.clone()) {
+                distinct.push((image.source.clone(), layer.clone()));
+            }
+        }
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .expect("building the thread pool");
+    let layers: Vec<LayerStats> = pool.install(|| {
+        distinct
+            .par_iter()
+            .map(|(source, layer)| floor_layer(source.as_ref(), layer, inline, fuse))
+            .collect()
+    });
+    let seconds = started.elapsed().as_secs_f64();
+
+    let sum = |f: fn(&LayerStats) -> u64| layers.iter().map(f).sum::<u64>();
+    let (blob, tar_bytes, entry, files) = (
+        sum(|l| l.blob_bytes),
+        sum(|l| l.tar_bytes),
+        sum(|l| l.entry_bytes),
+        sum(|l| l.files),
+    );
+    let (nested_files, nested_bytes) = (sum(|l| l.nested_files), sum(|l| l.nested_bytes));
+    let mbps = tar_bytes as f64 / 1e6 / seconds;
+    let errors: Vec<String> = layers
+        .iter()
+        .filter_map(|l| l.error.as_ref().map(|e| format!("{}: {e}", l.digest)))
+        .collect();
+    if json {
+        let per_layer: Vec<serde_json::Value> = layers
+            .iter()
+            .map(|l| {
+                serde_json::json!({
+                    "digest": l.digest, "kind": l.kind, "blob_bytes": l.blob_bytes,
+                    "tar_bytes": l.tar_bytes, "entry_bytes": l.entry_bytes, "files": l.files,
+                    "nested_files": l.nested_files, "nested_bytes": l.nested_bytes,
+                    "seconds": l.seconds, "error": l.error,
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({
+                "images": images, "layers": total_layers, "layers_distinct": distinct.len(),
+                "blob_bytes": blob, "tar_bytes": tar_bytes, "entry_bytes": entry, "files": files,
+                "nested_files": nested_files, "nested_bytes": nested_bytes,
+                "resolve_seconds": resolve_seconds, "seconds": seconds, "mb_per_second": mbps,
+                "jobs": jobs, "pipelined": !inline, "per_layer": per_layer, "errors": errors,
+            })
+        );
+    } else {
+        for l in &layers {
+            println!(
+                "layer {} {:<5} blob {:>8.1} MB  tar {:>8.1} MB  {:>6} files  {:>6.2}s  {:>7.1} MB/s{}",
+                &l.digest[..l.digest.len().min(19)],
+                l.kind,
+                l.blob_bytes as f64 / 1e6,
+                l.tar_bytes as f64 / 1e6,
+                l.files,
+                l.seconds,
+                l.tar_bytes as f64 / 1e6 / l.seconds,
+                l.error.as_ref().map(|e| format!("  ERROR {e}")).unwrap_or_default(),
+            );
+        }
+        println!(
+            "layers {total_layers} ({} distinct), blobs {:.1} MB, uncompressed {:.1} MB \
+             ({:.1} MB in {files} regular files; {nested_files} nested archives, {:.1} MB), \
+             {jobs} threads, {}",
+            distinct.len(),
+            blob as f64 / 1e6,
+            tar_bytes as f64 / 1e6,
+            entry as f64 / 1e6,
+            nested_bytes as f64 / 1e6,
+            if inline { "inline" } else { "pipelined" },
+        );
+        println!("seconds {seconds:.3} (resolve {resolve_seconds:.3}), {mbps:.1} MB/s");
+    }
+    if !errors.is_empty() {
+        for e in &errors {
+            eprintln!("decode_floor: {e}");
+        }
+        std::process::exit(1);
+    }
+}
