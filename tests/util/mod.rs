@@ -216,5 +216,6 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap()
 }
 
+pub mod findings;
 pub mod image;
 pub mod registry;
