@@ -66,11 +66,22 @@ impl Run {
 
 /// Runs `strata ARGS` in `cwd` with `stdin` fed to it.
 pub fn strata_in(cwd: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
+    strata_in_env(cwd, args, stdin, &[])
+}
+
+/// Like [`strata_in`], with extra environment variables set.
+pub fn strata_in_env(
+    cwd: &Path,
+    args: &[&str],
+    stdin: Option<&[u8]>,
+    envs: &[(&str, &Path)],
+) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
         .args(args)
         .current_dir(cwd)
         .env_remove("STRATA_FINGERPRINT_KEY")
         .env("NO_COLOR", "1")
+        .envs(envs.iter().copied())
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {

@@ -393,30 +393,7 @@ pub fn strata_isolated(
     stdin: Option<&[u8]>,
     docker_config_dir: &Path,
 ) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("STRATA_FINGERPRINT_KEY")
-        .env("NO_COLOR", "1")
-        .env("DOCKER_CONFIG", docker_config_dir)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run strata");
-    if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    super::strata_in_env(cwd, args, stdin, &[("DOCKER_CONFIG", docker_config_dir)])
 }
 
 /// A fake registry on 127.0.0.1 that answers every request with

@@ -48,7 +48,7 @@ use std::{
     collections::HashSet,
     io::{self, Read},
     sync::{
-        mpsc::{sync_channel, Receiver, SyncSender},
+        mpsc::{sync_channel, SyncSender},
         Arc,
     },
     time::Instant,
@@ -60,6 +60,7 @@ use strata_sources::{
     image::{
         credentials::CredentialStore,
         digest::HashingReader,
+        layer::ChannelReader,
         platform::Platform,
         registry::{RegistryClient, RegistryOptions},
         resolve,
@@ -89,42 +90,6 @@ struct LayerStats {
     nested_bytes: u64,
     seconds: f64,
     error: Option<String>,
-}
-
-/// The layer's bytes, as decoded: a `Read` over chunks from the decoding thread.
-struct ChannelReader {
-    rx: Receiver<io::Result<Vec<u8>>>,
-    current: Vec<u8>,
-    pos: usize,
-    done: bool,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.current.len() {
-            if self.done {
-                return Ok(0);
-            }
-            match self.rx.recv() {
-                Ok(Ok(chunk)) => {
-                    self.current = chunk;
-                    self.pos = 0;
-                }
-                Ok(Err(e)) => {
-                    self.done = true;
-                    return Err(e);
-                }
-                Err(_) => {
-                    self.done = true;
-                    return Ok(0);
-                }
-            }
-        }
-        let n = buf.len().min(self.current.len() - self.pos);
-        buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
 }
 
 /// A reader that never reads its source again after the first end of stream.
@@ -264,12 +229,7 @@ fn floor_layer(source: &dyn BlobSource, layer: &LayerRef, inline: bool, fuse: bo
                 }
                 result
             });
-            let mut reader = ChannelReader {
-                rx,
-                current: Vec::new(),
-                pos: 0,
-                done: false,
-            };
+            let mut reader = ChannelReader::new(rx);
             let mut buf = vec![0u8; strata_engine::DEFAULT_CHUNK_SIZE];
             let walked = walk_tar(&mut reader, &mut stats, &mut buf);
             drop(reader);

@@ -40,12 +40,24 @@ pub struct LayerScan {
 const PIPE_CHUNK: usize = 256 << 10;
 const PIPE_DEPTH: usize = 8;
 
-/// A `Read` over chunks sent by the decoding thread.
-struct ChannelReader {
+/// A `Read` over chunks sent by the decoding thread (also used by the
+/// decode-only benchmark floor, so both read layers the same way).
+pub struct ChannelReader {
     rx: Receiver<io::Result<Vec<u8>>>,
     current: Vec<u8>,
     pos: usize,
     done: bool,
+}
+
+impl ChannelReader {
+    pub fn new(rx: Receiver<io::Result<Vec<u8>>>) -> ChannelReader {
+        ChannelReader {
+            rx,
+            current: Vec::new(),
+            pos: 0,
+            done: false,
+        }
+    }
 }
 
 impl Read for ChannelReader {
@@ -168,12 +180,7 @@ pub fn scan_layer(
     let (tx, rx) = sync_channel(PIPE_DEPTH);
     let decoded = std::thread::scope(|scope| {
         let producer = scope.spawn(|| decode(source, &layer.digest, tx));
-        let mut reader = ChannelReader {
-            rx,
-            current: Vec::new(),
-            pos: 0,
-            done: false,
-        };
+        let mut reader = ChannelReader::new(rx);
         let mut scanner = BlobScanner::new(matcher, limits, &collector);
         if let Err(e) = walk_tar(&mut reader, &mut scanner, &mut events, limits) {
             collector.problem("", e.to_string());
