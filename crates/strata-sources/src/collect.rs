@@ -77,6 +77,12 @@ impl Collector {
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
+    /// Counts `files` scanned blobs totalling `bytes` (a layer's tally).
+    pub fn scanned_many(&self, files: u64, bytes: u64) {
+        self.files.fetch_add(files, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
     pub fn files(&self) -> u64 {
         self.files.load(Ordering::Relaxed)
     }

@@ -177,10 +177,7 @@ pub fn scan_resolved(
     // Counters and problems once per distinct layer.
     for (digest, image, _) in &distinct {
         let scan = &scans[digest];
-        for _ in 0..scan.files.saturating_sub(1) {
-            collector.scanned(0);
-        }
-        collector.scanned(scan.bytes);
+        collector.scanned_many(scan.files, scan.bytes);
         for problem in &scan.problems {
             let place = if problem.path.is_empty() {
                 format!("{} layer {digest}", image.reference)
