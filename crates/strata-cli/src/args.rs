@@ -27,6 +27,17 @@ pub enum Command {
     Image(ImageArgs),
     /// Show an image's layers newest first, the step that made each, and its findings.
     History(HistoryArgs),
+    /// Scan every repository and tag of a registry; each distinct layer once.
+    ///
+    /// Enumerates the catalog and tags (paginated), resolves every tag to its
+    /// manifests (every platform of a multi-platform tag unless --platform),
+    /// scans each distinct layer digest once, and streams findings as JSON
+    /// lines as images complete, then a summary line. Results are cached by
+    /// layer digest (never the secrets themselves), so a rerun over an
+    /// unchanged registry pulls no layer. With --shard K/N several processes
+    /// share the distinct layers through one --cache-dir; a final
+    /// --cached-only run assembles the report without pulling anything.
+    Registry(RegistryArgs),
     /// List the rules, or check a rules directory against its own examples.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -214,6 +225,79 @@ pub struct HistoryArgs {
 
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct RegistryArgs {
+    /// The registry: `host[:port]` or `https://host[:port]`. `http://` asks
+    /// for plain HTTP (as --insecure-registry does for the host).
+    #[arg(value_name = "REGISTRY")]
+    pub registry: String,
+
+    /// Only repositories matching this glob (repeatable), e.g. 'team/*'.
+    #[arg(long = "repo", value_name = "GLOB")]
+    pub repos: Vec<String>,
+
+    /// Only tags matching this glob (repeatable), e.g. 'v*'.
+    #[arg(long = "tag", value_name = "GLOB")]
+    pub tags: Vec<String>,
+
+    /// Where scan results are cached, by layer digest. Default: the
+    /// platform cache directory (~/.cache/strata on Linux).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Neither read nor write the result cache.
+    #[arg(long, conflicts_with_all = ["cache_dir", "cached_only", "shard"])]
+    pub no_cache: bool,
+
+    /// Be shard K of N (K from 0, like Kubernetes' JOB_COMPLETION_INDEX):
+    /// scan only this shard's share of the distinct layers (and of the image
+    /// configs) into the cache. Reports no findings; a --cached-only run
+    /// over the same cache does.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<strata_batch::Shard>,
+
+    /// Take every result from the cache and pull no blob; anything missing
+    /// from the cache is an error (exit 2).
+    #[arg(long, conflicts_with = "shard")]
+    pub cached_only: bool,
+
+    /// Entries asked for per catalog or tag-list page (the registry may cap it).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub page_size: usize,
+
+    /// No progress bar (it is only ever shown when stderr is a terminal).
+    #[arg(long)]
+    pub no_progress: bool,
+
+    #[command(flatten)]
+    pub source: ImageSourceArgs,
+
+    #[command(flatten)]
+    pub rules: RuleArgs,
+
+    /// Output format. `jsonl` streams one finding per line as images
+    /// complete, then a summary line; the others are written at the end.
+    #[arg(long, short = 'f', value_enum, default_value = "jsonl")]
+    pub format: FormatArg,
+
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Leave out findings accepted in this baseline file.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+
+    /// Print secrets in full. The cache never holds them, so this also
+    /// turns the cache off.
+    #[arg(long, conflicts_with_all = ["cached_only", "shard"])]
+    pub show_secrets: bool,
+
+    /// Report findings on lines marked `strata:allow` too.
+    #[arg(long)]
+    pub no_inline_allow: bool,
 }
 
 #[derive(Subcommand, Debug)]

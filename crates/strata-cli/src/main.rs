@@ -8,6 +8,7 @@
 mod args;
 mod cmd_history;
 mod cmd_image;
+mod cmd_registry;
 mod cmd_rules;
 mod cmd_scan;
 mod output;
@@ -32,6 +33,7 @@ fn run(cli: args::Cli) -> anyhow::Result<i32> {
         args::Command::Scan(scan) => cmd_scan::run(scan),
         args::Command::Image(image) => cmd_image::run(image),
         args::Command::History(history) => cmd_history::run(history),
+        args::Command::Registry(registry) => cmd_registry::run(registry),
         args::Command::Rules(rules) => cmd_rules::run(rules),
     }
 }

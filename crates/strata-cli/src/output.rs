@@ -19,6 +19,13 @@ use crate::args::{ColorArg, FormatArg, OutputArgs, RuleArgs};
 
 /// Loads the ruleset the user asked for and compiles it.
 pub fn load_matcher(args: &RuleArgs) -> Result<Matcher> {
+    let (ruleset, options) = load_rules(args)?;
+    Ok(Matcher::new(&ruleset, options)?)
+}
+
+/// Loads the ruleset and matcher options the user asked for (`--rules`,
+/// `--config`, `--include-invalid`), without compiling.
+pub fn load_rules(args: &RuleArgs) -> Result<(Ruleset, MatcherOptions)> {
     let mut ruleset = match &args.rules {
         Some(dir) => Ruleset::from_dir(dir)?,
         None => Ruleset::embedded().context("loading the embedded ruleset")?,
@@ -32,7 +39,7 @@ pub fn load_matcher(args: &RuleArgs) -> Result<Matcher> {
         config.apply(&mut ruleset)?;
         options.global_allowlist = config.allowlist.clone();
     }
-    Ok(Matcher::new(&ruleset, options)?)
+    Ok((ruleset, options))
 }
 
 /// Builds the report from what the collector gathered, writes it where the
@@ -101,7 +108,7 @@ pub fn emit(matcher: &Matcher, report: &Report, args: &OutputArgs) -> Result<i32
     Ok(report.exit_code())
 }
 
-fn write_output(matcher: &Matcher, report: &Report, args: &OutputArgs) -> Result<()> {
+pub fn write_output(matcher: &Matcher, report: &Report, args: &OutputArgs) -> Result<()> {
     let format = match args.format {
         FormatArg::Text => Format::Text,
         FormatArg::Json => Format::Json,

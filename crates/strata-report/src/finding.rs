@@ -48,6 +48,21 @@ impl Fingerprinter {
         self.key.is_some()
     }
 
+    /// Names how fingerprints are made, for cache keys: `sha256`, or
+    /// `hmac-sha256:` and a short hash of the key (which does not reveal
+    /// it, but tells two keys apart).
+    pub fn mode(&self) -> String {
+        match &self.key {
+            None => "sha256".into(),
+            Some(key) => {
+                let mut hasher = Sha256::new();
+                hasher.update(b"strata fingerprint key id\0");
+                hasher.update(key);
+                format!("hmac-sha256:{}", &hex::encode(hasher.finalize())[..16])
+            }
+        }
+    }
+
     /// Hex fingerprint of `secret` as found by rule `rule_id`.
     pub fn secret(&self, rule_id: &str, secret: &[u8]) -> String {
         match &self.key {
@@ -173,14 +188,34 @@ pub struct FindingBuilder<'a> {
     pub inline_allow: bool,
 }
 
+/// A match with its secret sealed away: everything a finding needs except
+/// where the blob sits (image, layer, fate). This is what the layer result
+/// cache stores, so it never holds the secret: `secret` is the redacted
+/// preview (the full value only under `--show-secrets`, which bypasses the
+/// cache).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SealedMatch {
+    pub rule_id: String,
+    pub rule_name: String,
+    pub path: String,
+    pub line: u64,
+    pub column: u64,
+    pub end_line: u64,
+    /// Byte offset of the secret in the scanned blob.
+    pub offset: u64,
+    pub secret: String,
+    pub fingerprint: String,
+    pub entropy: f64,
+    pub validation: String,
+    /// The line carries a `strata:allow` marker.
+    pub inline_allow: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_field: Option<String>,
+}
+
 impl FindingBuilder<'_> {
     /// The finding for `hit`, or `None` when an inline `strata:allow` suppresses it.
     pub fn build(&self, hit: &Hit) -> Option<Finding> {
-        if self.inline_allow && hit.found.inline_allow {
-            return None;
-        }
-        let rule = self.matcher.rule(hit.found.rule_index);
-        let fingerprint = self.fingerprinter.secret(&rule.id, &hit.found.secret);
         let image = hit.origin.image.as_ref().map(|i| ImageField {
             reference: i.reference.clone(),
             manifest_digest: i.manifest_digest.clone(),
@@ -196,8 +231,48 @@ impl FindingBuilder<'_> {
             layer_index: f.layer_index,
             layer_digest: f.layer_digest.clone(),
         });
-        let line = hit.found.line.to_string();
-        let column = hit.found.column.to_string();
+        self.place(&self.seal(hit), image, layer, fate)
+    }
+
+    /// Seals `hit`: fingerprint and redacted preview, no secret (unless
+    /// the builder was asked to show secrets).
+    pub fn seal(&self, hit: &Hit) -> SealedMatch {
+        let rule = self.matcher.rule(hit.found.rule_index);
+        SealedMatch {
+            rule_id: rule.id.clone(),
+            rule_name: rule.name.clone(),
+            path: hit.origin.path.clone(),
+            line: hit.found.line,
+            column: hit.found.column,
+            end_line: hit.found.end_line,
+            offset: hit.found.secret_start,
+            secret: if self.show_secrets {
+                String::from_utf8_lossy(&hit.found.secret).into_owned()
+            } else {
+                redact(&hit.found.secret)
+            },
+            fingerprint: self.fingerprinter.secret(&rule.id, &hit.found.secret),
+            entropy: (hit.found.entropy * 100.0).round() / 100.0,
+            validation: hit.found.validation.as_str().to_string(),
+            inline_allow: hit.found.inline_allow,
+            config_field: hit.origin.config_field.clone(),
+        }
+    }
+
+    /// The finding for a sealed match placed in an image and layer, or
+    /// `None` when an inline `strata:allow` suppresses it.
+    pub fn place(
+        &self,
+        sealed: &SealedMatch,
+        image: Option<ImageField>,
+        layer: Option<LayerField>,
+        fate: Option<FateField>,
+    ) -> Option<Finding> {
+        if self.inline_allow && sealed.inline_allow {
+            return None;
+        }
+        let line = sealed.line.to_string();
+        let column = sealed.column.to_string();
         let mut location: Vec<&str> = Vec::new();
         if let Some(image) = &image {
             location.push(&image.reference);
@@ -205,30 +280,26 @@ impl FindingBuilder<'_> {
         if let Some(layer) = &layer {
             location.push(&layer.digest);
         }
-        if let Some(field) = &hit.origin.config_field {
+        if let Some(field) = &sealed.config_field {
             location.push(field);
         }
-        location.extend([hit.origin.path.as_str(), &line, &column]);
+        location.extend([sealed.path.as_str(), &line, &column]);
         Some(Finding {
-            rule_id: rule.id.clone(),
-            rule_name: rule.name.clone(),
-            path: hit.origin.path.clone(),
-            line: hit.found.line,
-            column: hit.found.column,
-            end_line: hit.found.end_line,
-            secret: if self.show_secrets {
-                String::from_utf8_lossy(&hit.found.secret).into_owned()
-            } else {
-                redact(&hit.found.secret)
-            },
-            finding_id: finding_id(&fingerprint, &location),
-            fingerprint,
-            entropy: (hit.found.entropy * 100.0).round() / 100.0,
-            validation: hit.found.validation.as_str().to_string(),
+            rule_id: sealed.rule_id.clone(),
+            rule_name: sealed.rule_name.clone(),
+            path: sealed.path.clone(),
+            line: sealed.line,
+            column: sealed.column,
+            end_line: sealed.end_line,
+            secret: sealed.secret.clone(),
+            finding_id: finding_id(&sealed.fingerprint, &location),
+            fingerprint: sealed.fingerprint.clone(),
+            entropy: sealed.entropy,
+            validation: sealed.validation.clone(),
             image,
             layer,
             fate,
-            config_field: hit.origin.config_field.clone(),
+            config_field: sealed.config_field.clone(),
         })
     }
 }

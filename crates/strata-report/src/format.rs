@@ -62,11 +62,21 @@ pub fn write_report(
 
 fn write_jsonl(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     for finding in &report.findings {
-        let mut value = serde_json::to_value(finding)?;
-        value["kind"] = json!("finding");
-        serde_json::to_writer(&mut *out, &value)?;
-        writeln!(out)?;
+        write_jsonl_finding(finding, out)?;
     }
+    write_jsonl_summary(report, out)
+}
+
+/// One `"kind": "finding"` line of the JSONL format (streamed by batch scans).
+pub fn write_jsonl_finding(finding: &Finding, out: &mut dyn Write) -> io::Result<()> {
+    let mut value = serde_json::to_value(finding)?;
+    value["kind"] = json!("finding");
+    serde_json::to_writer(&mut *out, &value)?;
+    writeln!(out)
+}
+
+/// The closing `"kind": "summary"` line of the JSONL format.
+pub fn write_jsonl_summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     serde_json::to_writer(
         &mut *out,
         &json!({

@@ -15,6 +15,6 @@ pub mod format;
 pub mod summary;
 
 pub use baseline::{Baseline, BaselineError};
-pub use finding::{Finding, FindingBuilder, Fingerprinter};
-pub use format::{write_report, Format};
-pub use summary::{Report, Summary};
+pub use finding::{Finding, FindingBuilder, Fingerprinter, SealedMatch};
+pub use format::{write_jsonl_finding, write_jsonl_summary, write_report, Format};
+pub use summary::{RegistrySummary, Report, Summary};

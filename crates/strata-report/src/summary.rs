@@ -31,6 +31,45 @@ pub struct Summary {
     /// Image scans only: distinct layer digests scanned (shared layers once).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layers_scanned: Option<usize>,
+    /// Registry batch scans only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<RegistrySummary>,
+}
+
+/// What a registry-wide run covered, pulled and found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RegistrySummary {
+    pub registry: String,
+    pub repositories: usize,
+    pub tags: usize,
+    /// Image manifests (one per platform of a multi-platform tag).
+    pub images: usize,
+    /// Distinct image manifests (the same image under two tags counts once).
+    pub distinct_images: usize,
+    /// Distinct layer digests over every image.
+    pub distinct_layers: usize,
+    /// `K/N` when this run is one shard; its share of the distinct layers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    pub shard_layers: usize,
+    /// Layers scanned in this run (each pulled once).
+    pub layers_scanned: usize,
+    /// Layers whose results came from the cache.
+    pub cache_hits: usize,
+    /// Image configs scanned in this run, and taken from the cache.
+    pub configs_scanned: usize,
+    pub config_cache_hits: usize,
+    /// Layer blob GET requests sent (retries included).
+    pub layer_blob_requests: u64,
+    /// Compressed layer bytes pulled.
+    pub bytes_pulled: u64,
+    /// Uncompressed bytes scanned.
+    pub bytes_scanned: u64,
+    pub findings_by_rule: std::collections::BTreeMap<String, usize>,
+    pub findings_by_repository: std::collections::BTreeMap<String, usize>,
+    /// Present when the cache was used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_dir: Option<String>,
 }
 
 /// An input that could not be read, in report form.

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use crate::origin::{Fate, FateStatus};
 
 /// The path events of one layer. Paths are relative, without `./` or `/`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct LayerEvents {
     /// Entries this layer writes (files, links, directories).
     pub added: HashSet<String>,

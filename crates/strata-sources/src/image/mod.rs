@@ -13,6 +13,7 @@ pub mod credentials;
 pub mod digest;
 pub mod fate;
 pub mod layer;
+pub mod listing;
 pub mod platform;
 pub mod reference;
 pub mod registry;
@@ -31,7 +32,7 @@ use self::{
     platform::Platform,
     reference::ImageLocation,
     resolve::{resolve_archive, resolve_oci_dir, ResolvedImage},
-    spec::History,
+    spec::{History, ImageConfig},
 };
 use crate::{
     origin::{ImageContext, LayerContext},
@@ -219,26 +220,12 @@ fn assemble(
     });
     // Config first: build commands echoed in reports must not show the
     // secrets found in them (a build arg in `created_by`).
-    let mut config_hits = Vec::new();
-    scan_config(image, &context, matcher, &mut config_hits);
-    let config_secrets: Vec<Vec<u8>> = if reveal_secrets {
-        Vec::new()
+    let config_hits = scan_config(&image.config, &context, matcher);
+    let history = if reveal_secrets {
+        image.config.history.clone()
     } else {
-        config_hits.iter().map(|h| h.found.secret.clone()).collect()
+        masked_history(&image.config, &config_hits)
     };
-    let masked = |text: &Option<String>| {
-        text.as_ref()
-            .map(|t| strata_engine::mask_secrets(t, &config_secrets))
-    };
-    let history: Vec<History> = image
-        .config
-        .history
-        .iter()
-        .map(|h| History {
-            created_by: masked(&h.created_by),
-            empty_layer: h.empty_layer,
-        })
-        .collect();
     let steps = image.config.layer_steps(image.layers.len());
     let layers: Vec<ImageLayer> = image
         .layers
@@ -305,15 +292,32 @@ fn assemble(
     }
 }
 
+/// The config's history with every secret found in the config masked, so
+/// build commands can be shown next to findings without repeating them.
+pub fn masked_history(config: &ImageConfig, config_hits: &[Hit]) -> Vec<History> {
+    let secrets: Vec<Vec<u8>> = config_hits.iter().map(|h| h.found.secret.clone()).collect();
+    config
+        .history
+        .iter()
+        .map(|h| History {
+            created_by: h
+                .created_by
+                .as_ref()
+                .map(|t| strata_engine::mask_secrets(t, &secrets)),
+            empty_layer: h.empty_layer,
+        })
+        .collect()
+}
+
 /// Scans the config fields where build-time secrets end up.
-fn scan_config(
-    image: &ResolvedImage,
+pub fn scan_config(
+    config: &ImageConfig,
     context: &Arc<ImageContext>,
     matcher: &Matcher,
-    hits: &mut Vec<Hit>,
-) {
+) -> Vec<Hit> {
+    let mut hits = Vec::new();
     let mut fields: Vec<(String, String)> = Vec::new();
-    if let Some(config) = &image.config.config {
+    if let Some(config) = &config.config {
         for (i, env) in config.env.iter().flatten().enumerate() {
             fields.push((format!("Env[{i}]"), env.clone()));
         }
@@ -327,7 +331,7 @@ fn scan_config(
             fields.push(("Entrypoint".into(), entrypoint.join(" ")));
         }
     }
-    for (i, step) in image.config.history.iter().enumerate() {
+    for (i, step) in config.history.iter().enumerate() {
         if let Some(created_by) = &step.created_by {
             fields.push((format!("history[{i}].created_by"), created_by.clone()));
         }
@@ -349,4 +353,5 @@ fn scan_config(
             }
         });
     }
+    hits
 }

@@ -10,7 +10,10 @@
 use std::{
     collections::HashMap,
     io::{self, Read},
-    sync::{Arc, Mutex},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex,
+    },
     time::Duration,
 };
 
@@ -24,9 +27,12 @@ use oci_client::{
 use super::{
     credentials::{Credential, CredentialStore},
     digest::sha256_of,
+    listing::Lister,
     platform::{choose, Platform},
     resolve::{image_from_manifest, ResolvedImage, MAX_DOCUMENT},
-    spec::{ManifestOrIndex, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST},
+    spec::{
+        Manifest, ManifestOrIndex, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST,
+    },
     store::BlobSource,
     RegistryResolver,
 };
@@ -54,6 +60,19 @@ pub struct RegistryClient {
     options: RegistryOptions,
     credentials: CredentialStore,
     clients: Mutex<HashMap<String, Arc<Client>>>,
+    /// Blob GET requests sent (every attempt, configs and layers).
+    blob_gets: Arc<AtomicU64>,
+}
+
+/// One platform's manifest of a tag, as found in the registry.
+#[derive(Debug, Clone)]
+pub struct TaggedManifest {
+    /// `host/repository:tag`.
+    pub reference: String,
+    pub digest: String,
+    /// `os/arch[/variant]` when the tag is an index, else None.
+    pub platform: Option<String>,
+    pub manifest: Manifest,
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -101,7 +120,129 @@ impl RegistryClient {
             options,
             credentials,
             clients: Mutex::new(HashMap::new()),
+            blob_gets: Arc::new(AtomicU64::new(0)),
         })
+    }
+
+    /// Blob GET requests sent so far (every attempt).
+    pub fn blob_gets(&self) -> u64 {
+        self.blob_gets.load(Ordering::Relaxed)
+    }
+
+    fn plain_http(&self, registry: &str) -> bool {
+        is_loopback(registry) || self.options.insecure.iter().any(|h| h == registry)
+    }
+
+    /// A lister of repositories and tags for `registry` (`host[:port]`).
+    pub fn lister(&self, registry: &str, page_size: usize) -> Result<Lister, String> {
+        let credential = match &self.options.credential {
+            Some(credential) => credential.clone(),
+            None => self.credentials.lookup(registry)?,
+        };
+        // Building a reqwest client wants a runtime context.
+        let _guard = self.runtime.enter();
+        Lister::new(registry, self.plain_http(registry), credential, page_size)
+    }
+
+    /// Every repository of the registry `lister` lists.
+    pub fn repositories(&self, lister: &Lister) -> Result<Vec<String>, String> {
+        self.runtime.block_on(lister.repositories())
+    }
+
+    /// Every tag of `repository`.
+    pub fn tags(&self, lister: &Lister, repository: &str) -> Result<Vec<String>, String> {
+        self.runtime.block_on(lister.tags(repository))
+    }
+
+    /// The manifests a tag stands for: the manifest itself, or for an index
+    /// every platform's manifest (attestations left out), or only
+    /// `platform`'s when one is given.
+    pub fn tagged_manifests(
+        &self,
+        text: &str,
+        platform: Option<&Platform>,
+    ) -> Result<Vec<TaggedManifest>, String> {
+        let reference: Reference = text
+            .parse()
+            .map_err(|e| format!("{text}: not an image reference: {e}"))?;
+        let registry = reference.resolve_registry().to_string();
+        let client = self.client_for(&registry);
+        let auth = self.auth_for(&registry)?;
+        let (bytes, digest) = self.pull_document(&client, &reference, &auth)?;
+        let parse =
+            |bytes: &[u8]| ManifestOrIndex::parse(bytes).map_err(|e| format!("{text}: {e}"));
+        match parse(&bytes)? {
+            ManifestOrIndex::Manifest(manifest) => Ok(vec![TaggedManifest {
+                reference: text.to_string(),
+                digest,
+                platform: None,
+                manifest,
+            }]),
+            ManifestOrIndex::Index(index) => {
+                let chosen: Vec<_> = match platform {
+                    Some(platform) => vec![choose(&index.manifests, platform)?.clone()],
+                    None => index
+                        .manifests
+                        .iter()
+                        .filter(|d| d.platform.as_ref().is_none_or(|p| p.os != "unknown"))
+                        .cloned()
+                        .collect(),
+                };
+                let mut out = Vec::new();
+                for descriptor in chosen {
+                    let by_digest = reference.clone_with_digest(descriptor.digest.clone());
+                    let (bytes, digest) = self.pull_document(&client, &by_digest, &auth)?;
+                    let ManifestOrIndex::Manifest(manifest) = parse(&bytes)? else {
+                        return Err(format!(
+                            "{text}: index entry {} is itself an index; nested indexes are not followed",
+                            descriptor.digest
+                        ));
+                    };
+                    out.push(TaggedManifest {
+                        reference: text.to_string(),
+                        digest,
+                        platform: descriptor.platform.as_ref().map(|p| match &p.variant {
+                            Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
+                            None => format!("{}/{}", p.os, p.architecture),
+                        }),
+                        manifest,
+                    });
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// The blobs of the repository `text` names, streamed.
+    pub fn blob_source(&self, text: &str) -> Result<Arc<dyn BlobSource>, String> {
+        let reference: Reference = text
+            .parse()
+            .map_err(|e| format!("{text}: not an image reference: {e}"))?;
+        let registry = reference.resolve_registry().to_string();
+        // Blob requests authenticate with the client's stored auth.
+        let client = self.client_for(&registry);
+        let auth = self.auth_for(&registry)?;
+        self.runtime
+            .block_on(client.store_auth_if_needed(&registry, &auth));
+        Ok(Arc::new(RegistryBlobs {
+            client,
+            reference,
+            handle: self.runtime.handle().clone(),
+            gets: self.blob_gets.clone(),
+        }))
+    }
+
+    /// Reads the config of `manifest` (pulled from `text`'s repository) and
+    /// returns the image ready to scan.
+    pub fn image_from_tagged(&self, tagged: &TaggedManifest) -> Result<ResolvedImage, String> {
+        let source = self.blob_source(&tagged.reference)?;
+        image_from_manifest(
+            &tagged.reference,
+            tagged.digest.clone(),
+            &tagged.manifest,
+            source,
+        )
+        .map_err(|e| format!("{} ({}): {e}", tagged.reference, tagged.digest))
     }
 
     fn client_for(&self, registry: &str) -> Arc<Client> {
@@ -109,8 +250,7 @@ impl RegistryClient {
         clients
             .entry(registry.to_string())
             .or_insert_with(|| {
-                let plain =
-                    is_loopback(registry) || self.options.insecure.iter().any(|h| h == registry);
+                let plain = self.plain_http(registry);
                 let protocol = if plain {
                     ClientProtocol::HttpsExcept(vec![registry.to_string()])
                 } else {
@@ -211,6 +351,7 @@ impl RegistryResolver for RegistryClient {
                         client: client.clone(),
                         reference: reference.clone(),
                         handle: self.runtime.handle().clone(),
+                        gets: self.blob_gets.clone(),
                     };
                     return image_from_manifest(text, digest, &manifest, Arc::new(blobs));
                 }
@@ -225,6 +366,7 @@ struct RegistryBlobs {
     client: Arc<Client>,
     reference: Reference,
     handle: tokio::runtime::Handle,
+    gets: Arc<AtomicU64>,
 }
 
 impl BlobSource for RegistryBlobs {
@@ -232,6 +374,7 @@ impl BlobSource for RegistryBlobs {
         let mut delay = Duration::from_millis(500);
         let mut attempt = 1;
         let stream = loop {
+            self.gets.fetch_add(1, Ordering::Relaxed);
             match self
                 .handle
                 .block_on(self.client.pull_blob_stream(&self.reference, digest))

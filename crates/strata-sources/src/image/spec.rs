@@ -120,7 +120,7 @@ pub struct RootFs {
 }
 
 /// One build step as recorded in the config.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 pub struct History {
     #[serde(default)]
     pub created_by: Option<String>,

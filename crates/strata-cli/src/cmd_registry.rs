@@ -1,0 +1,312 @@
+//! `strata registry`: a registry-wide batch scan (see strata-batch). This
+//! module turns flags into a plan and options, draws the progress bar, and
+//! streams the report.
+
+use std::{
+    fs::File,
+    io::{self, BufWriter, IsTerminal, Write},
+    path::PathBuf,
+    time::Instant,
+};
+
+use anyhow::{bail, Context, Result};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use strata_batch::{make_plan, run_plan, Cache, Profile, RunOptions, Selection};
+use strata_engine::Matcher;
+use strata_report::{
+    write_jsonl_finding, write_jsonl_summary, Baseline, Finding, FindingBuilder, Fingerprinter,
+    Report, Summary,
+};
+use strata_sources::{image::platform::Platform, Limits, Problem};
+
+use crate::{
+    args::{FormatArg, OutputArgs, RegistryArgs},
+    cmd_image::image_options,
+    output,
+};
+
+/// `https://host:5000/` → (`host:5000`, plain HTTP asked for?).
+fn registry_host(text: &str) -> Result<(String, bool)> {
+    let (plain, rest) = if let Some(rest) = text.strip_prefix("http://") {
+        (true, rest)
+    } else if let Some(rest) = text.strip_prefix("https://") {
+        (false, rest)
+    } else {
+        (false, text)
+    };
+    let host = rest.trim_end_matches('/');
+    if host.is_empty() || host.contains('/') || host.contains('@') {
+        bail!("{text:?} is not a registry (expected host[:port] or https://host[:port])");
+    }
+    Ok((host.to_string(), plain))
+}
+
+/// Everything that changes what a layer scan reports, for the cache profile.
+fn profile_options(matcher: &Matcher, limits: &Limits, fingerprinter: &Fingerprinter) -> String {
+    let options = matcher.options();
+    let allow = &options.global_allowlist;
+    format!(
+        "report_invalid={}\nallow_paths={:?}\nallow_regexes={:?}\nallow_stopwords={:?}\n\
+         fingerprint={}\nmax_file_size={}\nmax_entry_size={}\nmax_archive_depth={}\nmax_buffered_archive={}",
+        options.report_invalid,
+        allow.path_globs,
+        allow.regexes,
+        allow.stopwords,
+        fingerprinter.mode(),
+        limits.max_file_size,
+        limits.max_entry_size,
+        limits.max_archive_depth,
+        limits.max_buffered_archive,
+    )
+}
+
+/// The progress bar: images assembled, and layer bytes pulled.
+struct Bars {
+    images: ProgressBar,
+    bytes: ProgressBar,
+    _multi: MultiProgress,
+}
+
+impl Bars {
+    fn new() -> Bars {
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let images = multi.add(ProgressBar::new(0));
+        images.set_style(
+            ProgressStyle::with_template("{prefix:>7} [{bar:30}] {pos}/{len} images ({per_sec})")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        images.set_prefix("images");
+        let bytes = multi.add(ProgressBar::new(0));
+        bytes.set_style(
+            ProgressStyle::with_template(
+                "{prefix:>7} [{bar:30}] {bytes}/{total_bytes} of layers ({bytes_per_sec}, {eta} left)",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bytes.set_prefix("pulled");
+        Bars {
+            images,
+            bytes,
+            _multi: multi,
+        }
+    }
+}
+
+impl strata_batch::Progress for Bars {
+    fn planned(&self, images: usize, _layers: usize, bytes: u64) {
+        self.images.set_length(images as u64);
+        self.bytes.set_length(bytes);
+    }
+    fn layer_done(&self, blob_bytes: u64) {
+        self.bytes.inc(blob_bytes);
+    }
+    fn image_done(&self) {
+        self.images.inc(1);
+    }
+}
+
+pub fn run(args: RegistryArgs) -> Result<i32> {
+    let started = Instant::now();
+    let (host, plain) = registry_host(&args.registry)?;
+    let (ruleset, matcher_options) = output::load_rules(&args.rules)?;
+    let ruleset_fingerprint = ruleset.fingerprint();
+    let matcher = Matcher::new(&ruleset, matcher_options)?;
+    let mut source = args.source.clone();
+    if plain {
+        source.insecure_registry.push(host.clone());
+    }
+    let platform = match &source.platform {
+        Some(text) => Some(text.parse::<Platform>().map_err(anyhow::Error::msg)?),
+        None => None,
+    };
+    let limits = image_options(&source, false, None)?.limits;
+    let fingerprinter = Fingerprinter::from_env();
+    let use_cache = !args.no_cache && !args.show_secrets;
+    let cache = if use_cache {
+        let root: PathBuf = match &args.cache_dir {
+            Some(dir) => dir.clone(),
+            None => strata_batch::default_cache_root().context(
+                "no cache directory (set --cache-dir, XDG_CACHE_HOME or HOME, or pass --no-cache)",
+            )?,
+        };
+        let profile = Profile {
+            strata_version: env!("CARGO_PKG_VERSION").to_string(),
+            ruleset_fingerprint,
+            options: profile_options(&matcher, &limits, &fingerprinter),
+        };
+        Some(Cache::open(&root, &profile)?)
+    } else {
+        None
+    };
+    let baseline = match &args.baseline {
+        Some(path) => Some(Baseline::load(path)?),
+        None => None,
+    };
+    let client = crate::registry::client(&source)?.expect("the registry client is always built");
+    let jobs = if source.jobs == 0 {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    } else {
+        source.jobs
+    };
+    let selection = Selection {
+        registry: host.clone(),
+        repositories: args.repos.clone(),
+        tags: args.tags.clone(),
+        platform,
+        page_size: args.page_size,
+    };
+    strata_batch::plan::check_globs(&selection)?;
+    // Listing and manifests are round trips: more of them in flight than cores.
+    let network_pool = rayon::ThreadPoolBuilder::new()
+        .num_threads((jobs * 4).clamp(4, 32))
+        .build()
+        .context("starting the listing threads")?;
+    let plan = make_plan(&client, &selection, &network_pool).map_err(anyhow::Error::msg)?;
+
+    let show_progress = !args.no_progress && io::stderr().is_terminal();
+    let bars = show_progress.then(Bars::new);
+    let builder = FindingBuilder {
+        matcher: &matcher,
+        fingerprinter,
+        show_secrets: args.show_secrets,
+        inline_allow: !args.no_inline_allow,
+    };
+    let options = RunOptions {
+        limits,
+        jobs,
+        shard: args.shard,
+        cache: cache.as_ref(),
+        cached_only: args.cached_only,
+    };
+
+    // Where findings go: streamed for JSONL, gathered for the rest.
+    let streaming = args.format == FormatArg::Jsonl;
+    let mut sink: Box<dyn Write> = match (&args.output, streaming) {
+        (Some(path), true) => Box::new(BufWriter::new(
+            File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        (None, true) => Box::new(io::stdout().lock()),
+        (_, false) => Box::new(io::sink()),
+    };
+    let mut gathered: Vec<Finding> = Vec::new();
+    let mut reported = 0usize;
+    let mut baselined = 0usize;
+    let mut write_error: Option<io::Error> = None;
+    let mut emit = |finding: Finding| -> bool {
+        if baseline.as_ref().is_some_and(|b| b.contains(&finding)) {
+            baselined += 1;
+            return false;
+        }
+        reported += 1;
+        if streaming {
+            if write_error.is_none() {
+                if let Err(e) = write_jsonl_finding(&finding, &mut sink).and_then(|()| sink.flush())
+                {
+                    write_error = Some(e);
+                }
+            }
+        } else {
+            gathered.push(finding);
+        }
+        true
+    };
+    let progress: &dyn strata_batch::Progress = match &bars {
+        Some(bars) => bars,
+        None => &strata_batch::NoProgress,
+    };
+    let outcome = run_plan(
+        &client, &matcher, &builder, &plan, &options, progress, &mut emit,
+    );
+    if let Some(bars) = &bars {
+        bars.images.finish_and_clear();
+        bars.bytes.finish_and_clear();
+    }
+    if let Some(e) = write_error {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            return Err(e).context("writing the report");
+        }
+    }
+
+    let summary = Summary {
+        files_scanned: outcome.files,
+        bytes_scanned: outcome.bytes,
+        suppressed: outcome.suppressed,
+        baselined,
+        elapsed_seconds: started.elapsed().as_secs_f64(),
+        images: Some(plan.images.len()),
+        layers: Some(
+            plan.images
+                .iter()
+                .map(|i| i.tagged.manifest.layers.len())
+                .sum(),
+        ),
+        layers_scanned: Some(outcome.summary.layers_scanned),
+        registry: Some(strata_report::RegistrySummary {
+            registry: host.clone(),
+            ..outcome.summary
+        }),
+        ..Summary::default()
+    };
+    let problems: Vec<Problem> = outcome.problems;
+    let mut report = Report::new(gathered, problems, outcome.skipped, summary);
+    let output_args = OutputArgs {
+        format: args.format,
+        output: args.output.clone(),
+        baseline: None,
+        write_baseline: None,
+        show_secrets: args.show_secrets,
+        no_inline_allow: args.no_inline_allow,
+        color: crate::args::ColorArg::Auto,
+    };
+    if streaming {
+        report.summary.findings = reported;
+        match write_jsonl_summary(&report, &mut sink).and_then(|()| sink.flush()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+            Err(e) => return Err(e).context("writing the report"),
+        }
+        if args.output.is_some() && io::stderr().is_terminal() {
+            let s = &report.summary;
+            eprintln!(
+                "strata: {} findings, {} errors over {} images; report written",
+                s.findings,
+                s.errors,
+                plan.images.len()
+            );
+        }
+    } else {
+        output::write_output(&matcher, &report, &output_args)?;
+    }
+    Ok(if !report.summary.complete {
+        2
+    } else if report.summary.findings > 0 {
+        1
+    } else {
+        0
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_arguments() {
+        assert_eq!(
+            registry_host("localhost:5000").unwrap(),
+            ("localhost:5000".into(), false)
+        );
+        assert_eq!(
+            registry_host("https://reg.example/").unwrap(),
+            ("reg.example".into(), false)
+        );
+        assert_eq!(
+            registry_host("http://10.0.0.2:5000").unwrap(),
+            ("10.0.0.2:5000".into(), true)
+        );
+        assert!(registry_host("reg.example/team/app").is_err());
+        assert!(registry_host("https://").is_err());
+    }
+}
