@@ -654,7 +654,7 @@ fn layer_blob_deleted_from_the_registry_leaves_the_other_layers_reported() {
 #[test]
 fn registry_answering_500_is_retried_then_an_error_within_bounds() {
     // A fake registry: no docker-registry or skopeo needed.
-    let server = FailingServer::start();
+    let server = FakeServer::failing();
     let tree = Tree::new();
     let reference = format!("{}/strata/app:v1", server.host());
     let started = Instant::now();

@@ -18,7 +18,7 @@ use std::{
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::{
-        atomic::{AtomicBool, AtomicUsize, Ordering},
+        atomic::{AtomicBool, Ordering},
         Arc, Mutex,
     },
     thread::JoinHandle,
@@ -239,6 +239,34 @@ impl Registry {
         std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
     }
 
+    /// Request URIs of completed `GET`s in the registry's access log, in
+    /// order (query strings included, percent-encoding as logged).
+    pub fn get_requests(&self) -> Vec<String> {
+        self.log()
+            .lines()
+            .filter(|l| {
+                l.contains("msg=\"response completed\"") && l.contains("http.request.method=GET")
+            })
+            .filter_map(|l| {
+                let rest = &l[l.find("http.request.uri=")? + "http.request.uri=".len()..];
+                let uri = match rest.strip_prefix('"') {
+                    Some(quoted) => quoted.split('"').next()?,
+                    None => rest.split(' ').next()?,
+                };
+                Some(uri.to_string())
+            })
+            .collect()
+    }
+
+    /// How many completed `GET`s fetched blob `digest` (from any repository).
+    pub fn blob_gets(&self, digest: &str) -> usize {
+        let suffix = format!("/blobs/{digest}");
+        self.get_requests()
+            .iter()
+            .filter(|u| u.ends_with(&suffix))
+            .count()
+    }
+
     /// The filesystem storage root.
     pub fn storage(&self) -> PathBuf {
         self.dir.path().join("storage")
@@ -396,25 +424,63 @@ pub fn strata_isolated(
     super::strata_in_env(cwd, args, stdin, &[("DOCKER_CONFIG", docker_config_dir)])
 }
 
-/// A fake registry on 127.0.0.1 that answers every request with
-/// `500 Internal Server Error` and counts them. Stops on drop.
-pub struct FailingServer {
+/// A fake HTTP server on 127.0.0.1 that answers each request from a
+/// script (the request line in, status/headers/body out), for behaviour a
+/// real registry will not show on demand: 500s, 429 with `Retry-After`,
+/// paginated tag lists. Records every request line with its arrival time.
+/// Stops on drop.
+pub struct FakeServer {
     host: String,
-    requests: Arc<Mutex<Vec<String>>>,
-    count: Arc<AtomicUsize>,
+    requests: Arc<Mutex<Vec<(Instant, String)>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
-impl FailingServer {
-    pub fn start() -> FailingServer {
+/// A scripted answer.
+pub struct Reply {
+    /// `200 OK`, `429 Too Many Requests`, …
+    pub status: &'static str,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(body: &str) -> Reply {
+        Reply {
+            status: "200 OK",
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: body.to_string(),
+        }
+    }
+
+    pub fn status(status: &'static str) -> Reply {
+        Reply {
+            status,
+            headers: vec![("Content-Type".into(), "text/plain".into())],
+            body: format!("{status}\n"),
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
+impl FakeServer {
+    /// Answers every request with `500 Internal Server Error`.
+    pub fn failing() -> FakeServer {
+        FakeServer::start(|_, _| Reply::status("500 Internal Server Error"))
+    }
+
+    /// Answers each request with `script(request line, requests so far)`.
+    pub fn start(script: impl Fn(&str, usize) -> Reply + Send + 'static) -> FakeServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let host = listener.local_addr().unwrap().to_string();
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let count = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
-            let (requests, count, stop) = (requests.clone(), count.clone(), stop.clone());
+            let (requests, stop) = (requests.clone(), stop.clone());
             std::thread::spawn(move || {
                 for stream in listener.incoming() {
                     if stop.load(Ordering::SeqCst) {
@@ -438,27 +504,29 @@ impl FailingServer {
                         .next()
                         .unwrap_or_default()
                         .to_string();
-                    requests.lock().unwrap().push(line);
-                    count.fetch_add(1, Ordering::SeqCst);
-                    let body = "internal server error\n";
-                    let _ = stream.write_all(
-                        format!(
-                            "HTTP/1.1 500 Internal Server Error\r\n\
-                             Content-Type: text/plain\r\n\
-                             Content-Length: {}\r\n\
-                             Connection: close\r\n\r\n{body}",
-                            body.len()
-                        )
-                        .as_bytes(),
-                    );
+                    let seen = {
+                        let mut requests = requests.lock().unwrap();
+                        requests.push((Instant::now(), line.clone()));
+                        requests.len() - 1
+                    };
+                    let reply = script(&line, seen);
+                    let mut response = format!("HTTP/1.1 {}\r\n", reply.status);
+                    for (name, value) in &reply.headers {
+                        response.push_str(&format!("{name}: {value}\r\n"));
+                    }
+                    response.push_str(&format!(
+                        "Content-Length: {}\r\nConnection: close\r\n\r\n{}",
+                        reply.body.len(),
+                        reply.body
+                    ));
+                    let _ = stream.write_all(response.as_bytes());
                     let _ = stream.flush();
                 }
             })
         };
-        FailingServer {
+        FakeServer {
             host,
             requests,
-            count,
             stop,
             thread: Some(thread),
         }
@@ -471,16 +539,26 @@ impl FailingServer {
 
     /// Requests answered so far.
     pub fn count(&self) -> usize {
-        self.count.load(Ordering::SeqCst)
+        self.requests.lock().unwrap().len()
     }
 
     /// Request lines answered so far (`GET /v2/ HTTP/1.1`, …).
     pub fn request_lines(&self) -> Vec<String> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, l)| l.clone())
+            .collect()
+    }
+
+    /// Request lines with their arrival times.
+    pub fn timed_requests(&self) -> Vec<(Instant, String)> {
         self.requests.lock().unwrap().clone()
     }
 }
 
-impl Drop for FailingServer {
+impl Drop for FakeServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         // Wake the blocking accept.
