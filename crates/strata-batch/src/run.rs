@@ -41,6 +41,8 @@ pub struct RunOptions<'a> {
     pub limits: Limits,
     /// Layers scanned at once (each holds a few MB of decoded data in flight).
     pub jobs: usize,
+    /// Image configs pulled at once: round trips, not CPU.
+    pub network_jobs: usize,
     pub shard: Option<Shard>,
     pub cache: Option<&'a Cache>,
     /// Take every result from the cache; pull no blob.
@@ -128,7 +130,11 @@ pub fn run_plan(
         .filter(|l| mine(&l.digest) && !options.cache.is_some_and(|c| c.has_layer(&l.digest)))
         .map(|l| l.first_image)
         .collect();
-    let config_results: Vec<(usize, ConfigOutcome)> = pool.install(|| {
+    let network_pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.network_jobs.max(1))
+        .build()
+        .expect("building the config thread pool");
+    let config_results: Vec<(usize, ConfigOutcome)> = network_pool.install(|| {
         distinct
             .par_iter()
             .map(|&i| {

@@ -158,9 +158,11 @@ pub fn run(args: RegistryArgs) -> Result<i32> {
         page_size: args.page_size,
     };
     strata_batch::plan::check_globs(&selection)?;
-    // Listing and manifests are round trips: more of them in flight than cores.
+    // Listing, manifests and configs are round trips: more of them in
+    // flight than cores.
+    let network_jobs = (jobs * 4).clamp(4, 32);
     let network_pool = rayon::ThreadPoolBuilder::new()
-        .num_threads((jobs * 4).clamp(4, 32))
+        .num_threads(network_jobs)
         .build()
         .context("starting the listing threads")?;
     let plan = make_plan(&client, &selection, &network_pool).map_err(anyhow::Error::msg)?;
@@ -176,6 +178,7 @@ pub fn run(args: RegistryArgs) -> Result<i32> {
     let options = RunOptions {
         limits,
         jobs,
+        network_jobs,
         shard: args.shard,
         cache: cache.as_ref(),
         cached_only: args.cached_only,
