@@ -4,13 +4,22 @@
 //! hand decoded chunks to the scanning thread through a small bounded
 //! channel, so the two overlap and memory stays flat whatever the layer size.
 //!
+//! One layer can be most of an image (an OS base), so its entries are
+//! matched in parallel too: the tar walk reads small entries whole and
+//! hands them, in batches, to worker threads, and streams large ones
+//! through the engine itself. Batches and the queue are bounded, so memory
+//! stays flat.
+//!
 //! After the tar walk the rest of the stream is drained: the tar reader stops
 //! at the end-of-archive blocks, and a digest is only meaningful over every
 //! byte. A digest or diff-id mismatch is an error of the layer.
 
 use std::{
     io::{self, Read},
-    sync::mpsc::{sync_channel, Receiver},
+    sync::{
+        mpsc::{sync_channel, Receiver, SyncSender},
+        Mutex,
+    },
 };
 
 use strata_engine::Matcher;
@@ -39,6 +48,14 @@ pub struct LayerScan {
 
 const PIPE_CHUNK: usize = 256 << 10;
 const PIPE_DEPTH: usize = 8;
+/// Entries up to this size are read whole and matched by a worker; larger
+/// ones are streamed through the engine on the walking thread.
+const WORKER_ENTRY_MAX: u64 = 8 << 20;
+/// A batch for the workers is sent once it holds this many bytes.
+const BATCH_BYTES: usize = 2 << 20;
+
+/// Files read whole from the tar, for a worker: (path, content).
+type Batch = Vec<(String, Vec<u8>)>;
 
 /// A `Read` over chunks sent by the decoding thread (also used by the
 /// decode-only benchmark floor, so both read layers the same way).
@@ -168,23 +185,61 @@ fn decode(
     }
 }
 
-/// Scans one layer. Never fails: problems are recorded in the result.
+/// Scans one layer with one matching worker per core. Never fails:
+/// problems are recorded in the result.
 pub fn scan_layer(
     source: &dyn BlobSource,
     layer: &LayerRef,
     matcher: &Matcher,
     limits: &Limits,
 ) -> LayerScan {
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    scan_layer_with_workers(source, layer, matcher, limits, workers)
+}
+
+/// Scans one layer; `workers` threads match small entries (0: the walking
+/// thread matches everything itself).
+pub fn scan_layer_with_workers(
+    source: &dyn BlobSource,
+    layer: &LayerRef,
+    matcher: &Matcher,
+    limits: &Limits,
+    workers: usize,
+) -> LayerScan {
     let collector = Collector::new();
     let mut events = LayerEvents::default();
     let (tx, rx) = sync_channel(PIPE_DEPTH);
+    let (batch_tx, batch_rx) = sync_channel::<Batch>(workers.max(1));
+    let batch_rx = Mutex::new(batch_rx);
     let decoded = std::thread::scope(|scope| {
         let producer = scope.spawn(|| decode(source, &layer.digest, tx));
+        let collector = &collector;
+        let batch_rx = &batch_rx;
+        for _ in 0..workers {
+            scope.spawn(move || {
+                let mut scanner = BlobScanner::new(matcher, limits, collector);
+                loop {
+                    // The lock is held only while waiting for the next batch.
+                    let next = batch_rx.lock().unwrap().recv();
+                    let Ok(batch) = next else { break };
+                    for (path, content) in batch {
+                        let origin = Origin::path(path);
+                        let mut reader = io::Cursor::new(&content[..]);
+                        if let Err(e) = scanner.scan_stream(&origin, &mut reader, 0) {
+                            collector.problem(origin.path.clone(), e.to_string());
+                        }
+                    }
+                }
+            });
+        }
         let mut reader = ChannelReader::new(rx);
-        let mut scanner = BlobScanner::new(matcher, limits, &collector);
-        if let Err(e) = walk_tar(&mut reader, &mut scanner, &mut events, limits) {
+        let mut scanner = BlobScanner::new(matcher, limits, collector);
+        let to_workers = (workers > 0).then_some(&batch_tx);
+        if let Err(e) = walk_tar(&mut reader, &mut scanner, &mut events, limits, to_workers) {
             collector.problem("", e.to_string());
         }
+        // No more batches: the workers finish what is queued and stop.
+        drop(batch_tx);
         // Let the decoder finish (it keeps hashing even if we stop reading).
         drop(reader);
         producer.join().expect("layer decoding thread panicked")
@@ -232,6 +287,35 @@ fn walk_tar(
     scanner: &mut BlobScanner<'_>,
     events: &mut LayerEvents,
     limits: &Limits,
+    workers: Option<&SyncSender<Batch>>,
+) -> io::Result<()> {
+    let mut batch: Batch = Vec::new();
+    let mut batch_bytes = 0;
+    let result = walk_entries(
+        reader,
+        scanner,
+        events,
+        limits,
+        workers,
+        &mut batch,
+        &mut batch_bytes,
+    );
+    if let Some(workers) = workers {
+        if !batch.is_empty() {
+            let _ = workers.send(batch);
+        }
+    }
+    result
+}
+
+fn walk_entries(
+    reader: &mut dyn Read,
+    scanner: &mut BlobScanner<'_>,
+    events: &mut LayerEvents,
+    limits: &Limits,
+    workers: Option<&SyncSender<Batch>>,
+    batch: &mut Batch,
+    batch_bytes: &mut usize,
 ) -> io::Result<()> {
     let mut archive = tar::Archive::new(reader);
     for entry in archive
@@ -257,7 +341,26 @@ fn walk_tar(
         if !kind.is_file() {
             continue;
         }
-        let origin = Origin::path(format!("/{}", super::fate::normalize(&name)));
+        let path = format!("/{}", super::fate::normalize(&name));
+        let size = entry.size();
+        if let Some(workers) = workers {
+            if size <= WORKER_ENTRY_MAX.min(limits.max_entry_size) {
+                let mut content = Vec::with_capacity(size as usize);
+                let mut entry = entry;
+                entry
+                    .read_to_end(&mut content)
+                    .map_err(|e| io::Error::new(e.kind(), format!("{path}: {e}")))?;
+                *batch_bytes += content.len();
+                batch.push((path, content));
+                if *batch_bytes >= BATCH_BYTES {
+                    *batch_bytes = 0;
+                    // The workers only stop when this sender is dropped.
+                    let _ = workers.send(std::mem::take(batch));
+                }
+                continue;
+            }
+        }
+        let origin = Origin::path(path);
         let mut capped = Capped::new(entry, limits.max_entry_size);
         let result = scanner.scan_stream(&origin, &mut capped, 0);
         if capped.truncated {
