@@ -123,6 +123,14 @@ fn push_fleet(registry: &Registry, tree: &Tree, seed: u64) -> Fleet {
     }
 }
 
+/// A registry holding a fleet (None when registry tests are skipped).
+fn fleet_in_a_registry(seed: u64) -> Option<(Registry, Tree, Fleet)> {
+    let registry = Registry::start(None)?;
+    let tree = Tree::new();
+    let fleet = push_fleet(&registry, &tree, seed);
+    Some((registry, tree, fleet))
+}
+
 /// `strata registry HOST ARGS` with no docker config of the machine's.
 fn registry_run(registry: &Registry, tree: &Tree, args: &[&str]) -> Run {
     registry_run_stdin(registry, tree, args, None)
@@ -215,11 +223,9 @@ fn cache_records(dir: &Path) -> Vec<String> {
 
 #[test]
 fn pages_through_the_registry_pulls_each_distinct_layer_once_and_reports_every_image() {
-    let Some(registry) = Registry::start(None) else {
+    let Some((registry, tree, fleet)) = fleet_in_a_registry(9100) else {
         return;
     };
-    let tree = Tree::new();
-    let fleet = push_fleet(&registry, &tree, 9100);
     let cache = tree.path().join("cache");
     let cache_arg = cache.to_str().unwrap();
     let run = registry_run(
@@ -361,11 +367,9 @@ fn pages_through_the_registry_pulls_each_distinct_layer_once_and_reports_every_i
 
 #[test]
 fn three_shards_scan_every_layer_once_and_the_cached_only_report_equals_one_run() {
-    let Some(registry) = Registry::start(None) else {
+    let Some((registry, tree, fleet)) = fleet_in_a_registry(9200) else {
         return;
     };
-    let tree = Tree::new();
-    let fleet = push_fleet(&registry, &tree, 9200);
     let cache = tree.path().join("shared-cache");
     let cache_arg = cache.to_str().unwrap();
 
@@ -442,11 +446,9 @@ fn three_shards_scan_every_layer_once_and_the_cached_only_report_equals_one_run(
 
 #[test]
 fn a_missing_layer_blob_fails_its_images_while_the_rest_finish() {
-    let Some(registry) = Registry::start(None) else {
+    let Some((registry, tree, fleet)) = fleet_in_a_registry(9300) else {
         return;
     };
-    let tree = Tree::new();
-    let fleet = push_fleet(&registry, &tree, 9300);
     let gone = fleet.image("team/web:v1").layers[1].digest.clone();
     std::fs::remove_file(registry.blob_data_path(&gone)).unwrap();
     let cache = tree.path().join("cache");

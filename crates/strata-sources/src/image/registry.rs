@@ -124,6 +124,18 @@ impl RegistryClient {
         })
     }
 
+    /// Parses an image reference and finds the client and credentials for
+    /// its registry.
+    fn connect(&self, text: &str) -> Result<(Reference, Arc<Client>, RegistryAuth), String> {
+        let reference: Reference = text
+            .parse()
+            .map_err(|e| format!("{text}: not an image reference: {e}"))?;
+        let registry = reference.resolve_registry().to_string();
+        let client = self.client_for(&registry);
+        let auth = self.auth_for(&registry)?;
+        Ok((reference, client, auth))
+    }
+
     /// Blob GET requests sent so far (every attempt).
     pub fn blob_gets(&self) -> u64 {
         self.blob_gets.load(Ordering::Relaxed)
@@ -162,12 +174,7 @@ impl RegistryClient {
         text: &str,
         platform: Option<&Platform>,
     ) -> Result<Vec<TaggedManifest>, String> {
-        let reference: Reference = text
-            .parse()
-            .map_err(|e| format!("{text}: not an image reference: {e}"))?;
-        let registry = reference.resolve_registry().to_string();
-        let client = self.client_for(&registry);
-        let auth = self.auth_for(&registry)?;
+        let (reference, client, auth) = self.connect(text)?;
         let (bytes, digest) = self.pull_document(&client, &reference, &auth)?;
         let parse =
             |bytes: &[u8]| ManifestOrIndex::parse(bytes).map_err(|e| format!("{text}: {e}"));
@@ -215,15 +222,10 @@ impl RegistryClient {
 
     /// The blobs of the repository `text` names, streamed.
     pub fn blob_source(&self, text: &str) -> Result<Arc<dyn BlobSource>, String> {
-        let reference: Reference = text
-            .parse()
-            .map_err(|e| format!("{text}: not an image reference: {e}"))?;
-        let registry = reference.resolve_registry().to_string();
+        let (reference, client, auth) = self.connect(text)?;
         // Blob requests authenticate with the client's stored auth.
-        let client = self.client_for(&registry);
-        let auth = self.auth_for(&registry)?;
         self.runtime
-            .block_on(client.store_auth_if_needed(&registry, &auth));
+            .block_on(client.store_auth_if_needed(reference.resolve_registry(), &auth));
         Ok(Arc::new(RegistryBlobs {
             client,
             reference,
@@ -330,12 +332,7 @@ impl RegistryClient {
 
 impl RegistryResolver for RegistryClient {
     fn resolve(&self, text: &str, platform: &Platform) -> Result<ResolvedImage, String> {
-        let reference: Reference = text
-            .parse()
-            .map_err(|e| format!("{text}: not an image reference: {e}"))?;
-        let registry = reference.resolve_registry().to_string();
-        let client = self.client_for(&registry);
-        let auth = self.auth_for(&registry)?;
+        let (reference, client, auth) = self.connect(text)?;
         let (mut bytes, mut digest) = self.pull_document(&client, &reference, &auth)?;
         for _ in 0..4 {
             match ManifestOrIndex::parse(&bytes)
