@@ -445,6 +445,66 @@ fn three_shards_scan_every_layer_once_and_the_cached_only_report_equals_one_run(
 }
 
 #[test]
+fn a_partial_cache_is_resumed_and_a_damaged_record_is_rescanned_on_the_next_run() {
+    let Some((registry, tree, fleet)) = fleet_in_a_registry(9500) else {
+        return;
+    };
+    let cache = tree.path().join("cache");
+    let cache_arg = cache.to_str().unwrap();
+    // A run cut short leaves some layers cached (and maybe a temp file).
+    let first = registry_run(
+        &registry,
+        &tree,
+        &["--cache-dir", cache_arg, "--repo", "team/*"],
+    );
+    assert_eq!(first.code, 1, "{}{}", first.stdout, first.stderr);
+    let (_, first_summary) = lines(&first);
+    let done = first_summary["summary"]["registry"]["layers_scanned"]
+        .as_u64()
+        .unwrap() as usize;
+    assert!(done > 0 && done < fleet.layers.len());
+    let resumed = registry_run(&registry, &tree, &["--cache-dir", cache_arg]);
+    assert_eq!(resumed.code, 1, "{}{}", resumed.stdout, resumed.stderr);
+    let (findings, summary) = lines(&resumed);
+    let reg = &summary["summary"]["registry"];
+    assert_eq!(reg["cache_hits"], done);
+    assert_eq!(reg["layers_scanned"], fleet.layers.len() - done);
+    let pulled = layer_gets(&registry, &fleet);
+    assert!(pulled.values().all(|&n| n == 1), "{pulled:?}");
+    assert_eq!(findings.len(), 13);
+
+    // Damage one record from outside: that run reports it (exit 2) and
+    // drops it, and the run after rescans the layer and is whole again.
+    let base = fleet.image("team/api:v1").layers[0].digest.clone();
+    let record = std::fs::read_dir(cache.join("v1"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("layers/sha256")
+        .join(format!("{}.json.zst", hex_of(&base)));
+    std::fs::write(&record, b"damaged").unwrap();
+    let damaged = registry_run(&registry, &tree, &["--cache-dir", cache_arg]);
+    assert_eq!(damaged.code, 2, "{}{}", damaged.stdout, damaged.stderr);
+    let (_, damaged_summary) = lines(&damaged);
+    let errors = damaged_summary["errors"].as_array().unwrap();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e["path"].as_str().unwrap().contains(&base)
+                && e["message"].as_str().unwrap().contains("unreadable record")),
+        "{errors:?}"
+    );
+    let healed = registry_run(&registry, &tree, &["--cache-dir", cache_arg]);
+    assert_eq!(healed.code, 1, "{}{}", healed.stdout, healed.stderr);
+    let (healed_findings, healed_summary) = lines(&healed);
+    assert_eq!(healed_summary["summary"]["registry"]["layers_scanned"], 1);
+    assert_eq!(canonical(&healed_findings), canonical(&findings));
+    assert_eq!(registry.blob_gets(&base), 2, "rescanned exactly once more");
+}
+
+#[test]
 fn a_missing_layer_blob_fails_its_images_while_the_rest_finish() {
     let Some((registry, tree, fleet)) = fleet_in_a_registry(9300) else {
         return;

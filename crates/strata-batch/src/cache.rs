@@ -171,6 +171,19 @@ impl Cache {
         self.put("layers", &record.digest, record)
     }
 
+    /// Removes a layer's record (an unreadable one, so the next run rescans).
+    pub fn remove_layer(&self, digest: &str) -> Result<(), CacheError> {
+        let path = self.record_path("layers", digest)?;
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(CacheError {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            }),
+        }
+    }
+
     pub fn get_config(&self, manifest_digest: &str) -> Result<Option<ConfigRecord>, CacheError> {
         let record: Option<ConfigRecord> = self.get("configs", manifest_digest)?;
         Ok(record.filter(|r| r.manifest_digest == manifest_digest))
@@ -200,7 +213,7 @@ impl Cache {
         };
         let corrupt = |message: String| CacheError {
             path: path.display().to_string(),
-            message: format!("unreadable record ({message}); it will be rescanned"),
+            message: format!("unreadable record ({message})"),
         };
         let decoder = zstd::stream::read::Decoder::new(file).map_err(|e| corrupt(e.to_string()))?;
         let limited = io::Read::take(decoder, MAX_RECORD);
@@ -360,9 +373,12 @@ mod tests {
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(&path, b"not zstd").unwrap();
         let err = cache.get_layer(D).unwrap_err();
-        assert!(err.to_string().contains("rescanned"), "{err}");
+        assert!(err.to_string().contains("unreadable record"), "{err}");
         cache.put_layer(&record(D)).unwrap();
         assert!(cache.get_layer(D).unwrap().is_some());
+        cache.remove_layer(D).unwrap();
+        assert!(!cache.has_layer(D));
+        cache.remove_layer(D).unwrap();
     }
 
     #[test]

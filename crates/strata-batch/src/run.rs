@@ -543,9 +543,15 @@ impl Assembler<'_, '_> {
                         None
                     }
                     Err(e) => {
+                        // Records are renamed into place whole, so this is
+                        // damage from outside; drop it so the next run rescans.
+                        let removed = match cache.remove_layer(digest) {
+                            Ok(()) => "removed it; the next run rescans the layer".to_string(),
+                            Err(e) => format!("could not remove it: {e}"),
+                        };
                         self.outcome.problems.push(Problem {
                             path: format!("{reference} layer {digest}"),
-                            message: e.to_string(),
+                            message: format!("{e}; {removed}"),
                         });
                         None
                     }
