@@ -303,6 +303,13 @@ impl Matcher {
         count
     }
 
+    /// Turns the keyword pass's SIMD loop on or off (for benchmarks; it is
+    /// on by default wherever the CPU supports it).
+    #[doc(hidden)]
+    pub fn set_keyword_simd(&mut self, on: bool) {
+        self.keywords.set_simd(on);
+    }
+
     pub fn new_scratch(&self) -> Scratch {
         Scratch {
             hits: Vec::new(),
