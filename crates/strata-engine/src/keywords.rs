@@ -63,10 +63,14 @@ fn hash(key: u32) -> usize {
     (key.wrapping_mul(MULTIPLIER) >> 14) as usize
 }
 
-/// Keywords sharing one folded prefix.
-struct Group {
+/// The keywords sharing one folded prefix: `keywords[first..first + count]`.
+/// Key 0 marks an empty slot (a folded key is never 0: folding sets bit 5
+/// of every byte it keeps).
+#[derive(Clone, Copy, Default)]
+struct Slot {
     key: u32,
-    keywords: Vec<Keyword>,
+    first: u32,
+    count: u32,
 }
 
 /// One keyword, laid out for a one-load check of its first eight bytes.
@@ -126,9 +130,10 @@ pub struct KeywordFinder {
     /// The position filter: see the module comment.
     filter: Box<[u32; WORDS]>,
     has_short: bool,
-    groups: Vec<Group>,
-    /// Open-addressed index into `groups` by key (0 = empty, else index + 1).
-    slots: Vec<u32>,
+    /// Every keyword, those sharing a prefix next to each other.
+    keywords: Vec<Keyword>,
+    /// Open-addressed table of prefixes, at most a quarter full.
+    slots: Vec<Slot>,
     /// Use the AVX2 loop (the CPU has AVX2 and it was not turned off).
     simd: bool,
 }
@@ -137,7 +142,7 @@ impl KeywordFinder {
     /// `keywords` are ASCII, at least 3 bytes each (the rule loader ensures it).
     pub fn new(keywords: &[String]) -> KeywordFinder {
         let mut filter = Box::new([0u32; WORDS]);
-        let mut groups: Vec<Group> = Vec::new();
+        let mut groups: Vec<(u32, Vec<Keyword>)> = Vec::new();
         let mut has_short = false;
         for (index, keyword) in keywords.iter().enumerate() {
             let b = keyword.as_bytes();
@@ -153,27 +158,30 @@ impl KeywordFinder {
                 fold3(word)
             };
             let entry = Keyword::new(index as u32, b);
-            match groups.iter_mut().find(|g| g.key == key) {
-                Some(group) => group.keywords.push(entry),
-                None => groups.push(Group {
-                    key,
-                    keywords: vec![entry],
-                }),
+            match groups.iter_mut().find(|g| g.0 == key) {
+                Some(group) => group.1.push(entry),
+                None => groups.push((key, vec![entry])),
             }
         }
-        let size = (groups.len() * 2).next_power_of_two().max(16);
-        let mut slots = vec![0u32; size];
-        for (i, group) in groups.iter().enumerate() {
-            let mut slot = hash(group.key) & (size - 1);
-            while slots[slot] != 0 {
+        let size = (groups.len() * 4).next_power_of_two().max(16);
+        let mut slots = vec![Slot::default(); size];
+        let mut flat = Vec::with_capacity(keywords.len());
+        for (key, group) in groups {
+            let mut slot = hash(key) & (size - 1);
+            while slots[slot].key != 0 {
                 slot = (slot + 1) & (size - 1);
             }
-            slots[slot] = i as u32 + 1;
+            slots[slot] = Slot {
+                key,
+                first: flat.len() as u32,
+                count: group.len() as u32,
+            };
+            flat.extend(group);
         }
         KeywordFinder {
             filter,
             has_short,
-            groups,
+            keywords: flat,
             slots,
             simd: simd_available(),
         }
@@ -310,16 +318,16 @@ impl KeywordFinder {
         let mut slot = hash(key) & mask;
         loop {
             let entry = self.slots[slot];
-            if entry == 0 {
-                return;
-            }
-            let group = &self.groups[entry as usize - 1];
-            if group.key == key {
-                for keyword in &group.keywords {
+            if entry.key == key {
+                let first = entry.first as usize;
+                for keyword in &self.keywords[first..first + entry.count as usize] {
                     if keyword.matches(hay, at) {
                         report(keyword.index, at, at + keyword.bytes.len());
                     }
                 }
+                return;
+            }
+            if entry.key == 0 {
                 return;
             }
             slot = (slot + 1) & mask;
