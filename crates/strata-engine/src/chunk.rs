@@ -73,10 +73,15 @@ impl Matcher {
         let overlap = self.max_match_len() + 64;
         let chunk_size = chunk_size.max(overlap * 2);
         let capacity = chunk_size + overlap;
+        // The buffer keeps its full length from one input to the next, so
+        // its bytes stay initialized and reads go straight into it: reading
+        // through `read_to_end` zeroed the spare capacity again on every
+        // call for readers without `read_buf` (decoders, archive members).
         let mut buf = std::mem::take(&mut scratch.buf);
-        buf.clear();
-        buf.reserve(capacity);
-        let result = self.scan_chunks(reader, &mut buf, chunk_size, overlap, scratch, sink);
+        if buf.len() < capacity {
+            buf.resize(capacity, 0);
+        }
+        let result = self.scan_chunks(reader, &mut buf[..capacity], overlap, scratch, sink);
         scratch.buf = buf;
         result
     }
@@ -84,24 +89,24 @@ impl Matcher {
     fn scan_chunks(
         &self,
         reader: &mut dyn Read,
-        buf: &mut Vec<u8>,
-        chunk_size: usize,
+        buf: &mut [u8],
         overlap: usize,
         scratch: &mut Scratch,
         sink: &mut dyn FnMut(Match),
     ) -> io::Result<ScanStats> {
-        let capacity = chunk_size + overlap;
+        let mut filled = 0;
         let mut base: u64 = 0;
         let mut lines = LineTracker::default();
         let mut total: u64 = 0;
         let mut first = true;
         loop {
-            let eof = fill(reader, buf, capacity, &mut total)?;
+            let eof = fill(reader, buf, &mut filled, &mut total)?;
+            let data = &buf[..filled];
             if first {
                 first = false;
-                if let Some(order) = sniff_utf16_bom(buf) {
+                if let Some(order) = sniff_utf16_bom(data) {
                     if eof {
-                        let decoded = decode_utf16(buf, order);
+                        let decoded = decode_utf16(data, order);
                         self.scan_buffer(&decoded, 0..decoded.len(), scratch);
                         emit(&decoded, 0, &lines, scratch, sink);
                         return Ok(ScanStats { bytes: total });
@@ -109,35 +114,41 @@ impl Matcher {
                 }
             }
             if eof {
-                self.scan_buffer(buf, 0..buf.len(), scratch);
-                emit(buf, base, &lines, scratch, sink);
+                self.scan_buffer(data, 0..data.len(), scratch);
+                emit(data, base, &lines, scratch, sink);
                 return Ok(ScanStats { bytes: total });
             }
-            let owned = buf.len() - overlap;
-            self.scan_buffer(buf, 0..owned, scratch);
-            emit(buf, base, &lines, scratch, sink);
-            lines.advance(&buf[..owned], base);
-            buf.drain(..owned);
+            let owned = filled - overlap;
+            self.scan_buffer(data, 0..owned, scratch);
+            emit(data, base, &lines, scratch, sink);
+            lines.advance(&data[..owned], base);
+            buf.copy_within(owned..filled, 0);
+            filled -= owned;
             base += owned as u64;
         }
     }
 }
 
-/// Reads until `buf` holds `capacity` bytes or the reader ends; true at EOF.
-/// Reads into spare capacity (no zeroing), so small inputs cost no memset.
+/// Reads until `buf` is full or the reader ends; true at EOF. `filled`
+/// counts the bytes of `buf` already holding input.
 fn fill(
     reader: &mut dyn Read,
-    buf: &mut Vec<u8>,
-    capacity: usize,
+    buf: &mut [u8],
+    filled: &mut usize,
     total: &mut u64,
 ) -> io::Result<bool> {
-    let want = capacity.saturating_sub(buf.len());
-    if want == 0 {
-        return Ok(false);
+    while *filled < buf.len() {
+        match reader.read(&mut buf[*filled..]) {
+            Ok(0) => return Ok(true),
+            Ok(n) => {
+                *filled += n;
+                *total += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
-    let got = reader.take(want as u64).read_to_end(buf)?;
-    *total += got as u64;
-    Ok(got < want)
+    Ok(false)
 }
 
 /// Turns the raw matches of one buffer into [`Match`]es with line/column.

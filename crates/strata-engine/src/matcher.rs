@@ -128,11 +128,17 @@ fn starts_with_keyword(pattern: &str, keywords: &[String]) -> bool {
     else {
         return false;
     };
+    // A class wider than 8 bytes ends the literals (they become inexact
+    // prefixes, which is all this check needs). Expanding classes up to 64
+    // wide made this check a third of the cost of building a rule (e.g.
+    // `sk-proj-[A-Za-z0-9_-]{40,250}` crossed 64 x 64 literals), and for the
+    // embedded rules it changes one answer, from no to yes
+    // (`mariadb-url-password`, whose literals had overflowed the limit).
     let mut extractor = Extractor::new();
     extractor
         .kind(ExtractKind::Prefix)
         .limit_total(4096)
-        .limit_class(64);
+        .limit_class(8);
     let prefixes = extractor.extract(&hir);
     let Some(literals) = prefixes.literals() else {
         return false;
@@ -160,7 +166,10 @@ pub struct Matcher {
 
 /// Per-thread mutable state for scanning: reuse one per thread.
 pub struct Scratch {
-    hits: Vec<(u32, usize, usize)>,
+    /// Keyword hits `(start, end)` of each rule in the current buffer.
+    hits: Vec<Vec<(usize, usize)>>,
+    /// The rules with hits in the current buffer.
+    hit_rules: Vec<u32>,
     caches: Vec<Option<meta::Cache>>,
     lowered: Vec<u8>,
     pub(crate) buf: Vec<u8>,
@@ -303,9 +312,17 @@ impl Matcher {
         count
     }
 
+    /// Turns the keyword pass's SIMD loop on or off (for benchmarks; it is
+    /// on by default wherever the CPU supports it).
+    #[doc(hidden)]
+    pub fn set_keyword_simd(&mut self, on: bool) {
+        self.keywords.set_simd(on);
+    }
+
     pub fn new_scratch(&self) -> Scratch {
         Scratch {
-            hits: Vec::new(),
+            hits: vec![Vec::new(); self.rules.len()],
+            hit_rules: Vec::new(),
             caches: (0..self.rules.len()).map(|_| None).collect(),
             lowered: Vec::new(),
             buf: Vec::new(),
@@ -317,59 +334,85 @@ impl Matcher {
     /// to `scratch.raw` sorted by start. Offsets are relative to `hay`.
     pub(crate) fn scan_buffer(&self, hay: &[u8], accept: Range<usize>, scratch: &mut Scratch) {
         scratch.raw.clear();
-        scratch.hits.clear();
-        let hits = &mut scratch.hits;
+        let Scratch {
+            hits, hit_rules, ..
+        } = scratch;
+        // Hits go straight to their rule's list (no sort of every hit by
+        // rule afterwards). They come in order of start; two keywords of one
+        // rule starting together may come in either order of end, and each
+        // list is kept in (start, end) order.
         self.keywords.find_all(hay, |keyword, start, end| {
             for &rule in &self.keyword_rules[keyword as usize] {
-                hits.push((rule, start, end));
+                let list = &mut hits[rule as usize];
+                match list.last() {
+                    None => {
+                        hit_rules.push(rule);
+                        list.push((start, end));
+                    }
+                    Some(&(s, e)) if s == start && e > end => {
+                        let at = list.partition_point(|&h| h < (start, end));
+                        list.insert(at, (start, end));
+                    }
+                    Some(_) => list.push((start, end)),
+                }
             }
         });
-        if scratch.hits.is_empty() {
+        if scratch.hit_rules.is_empty() {
             return;
         }
-        scratch.hits.sort_unstable();
-        let mut i = 0;
-        while i < scratch.hits.len() {
-            let rule_index = scratch.hits[i].0;
-            let window = self.rules[rule_index as usize].rule.window;
-            if self.rules[rule_index as usize].built().anchored_at_keyword {
-                // Each hit is a possible match start; a match never extends
-                // past 2 * window + keyword bytes from its keyword.
-                let mut covered_to = 0;
-                while i < scratch.hits.len() && scratch.hits[i].0 == rule_index {
-                    let (_, start, end) = scratch.hits[i];
-                    i += 1;
-                    if start < covered_to {
-                        continue;
-                    }
-                    let limit = (end + 2 * window).min(hay.len());
-                    if let Some(found_end) =
-                        self.search_anchored(rule_index, hay, start..limit, &accept, scratch)
-                    {
-                        covered_to = found_end;
-                    }
-                }
-                continue;
-            }
-            let (_, first_start, first_end) = scratch.hits[i];
-            let mut region =
-                first_start.saturating_sub(window)..(first_end + window).min(hay.len());
-            i += 1;
-            while i < scratch.hits.len() && scratch.hits[i].0 == rule_index {
-                let (_, s, e) = scratch.hits[i];
-                let next = s.saturating_sub(window)..(e + window).min(hay.len());
-                if next.start <= region.end {
-                    region.end = region.end.max(next.end);
-                } else {
-                    self.search_region(rule_index, hay, region, &accept, scratch);
-                    region = next;
-                }
-                i += 1;
-            }
-            self.search_region(rule_index, hay, region, &accept, scratch);
+        scratch.hit_rules.sort_unstable();
+        for r in 0..scratch.hit_rules.len() {
+            let rule_index = scratch.hit_rules[r];
+            let mut list = std::mem::take(&mut scratch.hits[rule_index as usize]);
+            self.search_hits(rule_index, &list, hay, &accept, scratch);
+            list.clear();
+            scratch.hits[rule_index as usize] = list;
         }
+        scratch.hit_rules.clear();
         scratch.raw.sort_unstable_by_key(|m| (m.span.start, m.rule));
         self.drop_generic_duplicates(&mut scratch.raw);
+    }
+
+    /// Runs one rule's regex where its keyword hits (in (start, end) order)
+    /// say a match may be.
+    fn search_hits(
+        &self,
+        rule_index: u32,
+        hits: &[(usize, usize)],
+        hay: &[u8],
+        accept: &Range<usize>,
+        scratch: &mut Scratch,
+    ) {
+        let window = self.rules[rule_index as usize].rule.window;
+        if self.rules[rule_index as usize].built().anchored_at_keyword {
+            // Each hit is a possible match start; a match never extends
+            // past 2 * window + keyword bytes from its keyword.
+            let mut covered_to = 0;
+            for &(start, end) in hits {
+                if start < covered_to {
+                    continue;
+                }
+                let limit = (end + 2 * window).min(hay.len());
+                if let Some(found_end) =
+                    self.search_anchored(rule_index, hay, start..limit, accept, scratch)
+                {
+                    covered_to = found_end;
+                }
+            }
+            return;
+        }
+        let (first_start, first_end) = hits[0];
+        let mut region = first_start.saturating_sub(window)..(first_end + window).min(hay.len());
+        for &(s, e) in &hits[1..] {
+            let next = s.saturating_sub(window)..(e + window).min(hay.len());
+            if next.start <= region.end {
+                region.end = region.end.max(next.end);
+            } else {
+                self.search_region(rule_index, hay, region, accept, scratch);
+                region = next;
+            }
+        }
+        self.search_region(rule_index, hay, region, accept, scratch);
     }
 
     /// Runs a rule's regex anchored at `region.start`; returns the end of
