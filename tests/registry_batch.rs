@@ -674,3 +674,82 @@ fn a_429_with_retry_after_is_waited_out_then_the_run_goes_on() {
         "retried after {waited:?}, before the 2 s Retry-After"
     );
 }
+
+/// Manifests and blobs honour `Retry-After` too (they are where registries
+/// rate-limit): a scripted server serves one image and throttles the first
+/// GET of its app layer.
+#[test]
+fn a_429_on_a_layer_blob_is_waited_out_as_retry_after_asks() {
+    if !registry_tests_enabled() {
+        return;
+    }
+    let tree = Tree::new();
+    let secret = github_token(9601);
+    let spec = ImageSpec::with_layers(vec![
+        base_layer(),
+        LayerSpec::gzip(vec![file("app/.env", format!("T={secret}\n"))]),
+    ]);
+    let image = write_oci_layout(&tree.path().join("layout"), &[("app", &spec)])
+        .into_iter()
+        .next()
+        .unwrap();
+    let throttled = image.layers[1].digest.clone();
+    let served = image.clone();
+    let server = FakeServer::start(move |line, _| {
+        static THROTTLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        let path = line.split(' ').nth(1).unwrap_or("");
+        let blob = |digest: &str| format!("/v2/r/app/blobs/{digest}");
+        if path == "/v2/" {
+            Reply::json("{}")
+        } else if path.starts_with("/v2/_catalog") {
+            Reply::json(r#"{"repositories":["r/app"]}"#)
+        } else if path.starts_with("/v2/r/app/tags/list") {
+            Reply::json(r#"{"name":"r/app","tags":["v1"]}"#)
+        } else if path == "/v2/r/app/manifests/v1" {
+            Reply::bytes(
+                "application/vnd.oci.image.manifest.v1+json",
+                &served.manifest,
+            )
+            .header("Docker-Content-Digest", &served.manifest_digest)
+        } else if path == blob(&served.config_digest) {
+            Reply::bytes("application/octet-stream", &served.config)
+        } else if let Some(layer) = served.layers.iter().find(|l| path == blob(&l.digest)) {
+            if layer.digest == served.layers[1].digest
+                && !THROTTLED.swap(true, std::sync::atomic::Ordering::SeqCst)
+            {
+                Reply::status("429 Too Many Requests").header("Retry-After", "2")
+            } else {
+                Reply::bytes("application/octet-stream", &layer.blob)
+            }
+        } else {
+            Reply::status("404 Not Found")
+        }
+    });
+    let docker_config = tree.path().join("no-docker-config");
+    std::fs::create_dir_all(&docker_config).unwrap();
+    let run = strata_isolated(
+        tree.path(),
+        &["registry", server.host(), "--no-progress", "--no-cache"],
+        None,
+        &docker_config,
+    );
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let (findings, summary) = lines(&run);
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0]["path"], "/app/.env");
+    assert_eq!(
+        summary["summary"]["registry"]["layer_blob_requests"], 3,
+        "2 layers, 1 retry"
+    );
+    let gets: Vec<_> = server
+        .timed_requests()
+        .into_iter()
+        .filter(|(_, l)| l.contains(&format!("/blobs/{throttled}")))
+        .collect();
+    assert_eq!(gets.len(), 2, "{gets:?}");
+    let waited = gets[1].0 - gets[0].0;
+    assert!(
+        waited >= std::time::Duration::from_secs(2),
+        "retried after {waited:?}, before the 2 s Retry-After"
+    );
+}

@@ -441,7 +441,7 @@ pub struct Reply {
     /// `200 OK`, `429 Too Many Requests`, …
     pub status: &'static str,
     pub headers: Vec<(String, String)>,
-    pub body: String,
+    pub body: Vec<u8>,
 }
 
 impl Reply {
@@ -449,7 +449,16 @@ impl Reply {
         Reply {
             status: "200 OK",
             headers: vec![("Content-Type".into(), "application/json".into())],
-            body: body.to_string(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    /// `200 OK` with `bytes` of `content_type`.
+    pub fn bytes(content_type: &str, bytes: &[u8]) -> Reply {
+        Reply {
+            status: "200 OK",
+            headers: vec![("Content-Type".into(), content_type.into())],
+            body: bytes.to_vec(),
         }
     }
 
@@ -457,7 +466,7 @@ impl Reply {
         Reply {
             status,
             headers: vec![("Content-Type".into(), "text/plain".into())],
-            body: format!("{status}\n"),
+            body: format!("{status}\n").into_bytes(),
         }
     }
 
@@ -515,11 +524,11 @@ impl FakeServer {
                         response.push_str(&format!("{name}: {value}\r\n"));
                     }
                     response.push_str(&format!(
-                        "Content-Length: {}\r\nConnection: close\r\n\r\n{}",
+                        "Content-Length: {}\r\nConnection: close\r\n\r\n",
                         reply.body.len(),
-                        reply.body
                     ));
                     let _ = stream.write_all(response.as_bytes());
+                    let _ = stream.write_all(&reply.body);
                     let _ = stream.flush();
                 }
             })

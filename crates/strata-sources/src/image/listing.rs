@@ -23,7 +23,7 @@ use super::credentials::Credential;
 const MAX_PAGES: usize = 100_000;
 const ATTEMPTS: u32 = 5;
 /// Longest wait a `Retry-After` may ask for before we give up instead.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+pub(super) const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 
 /// Lists repositories and tags of one registry.
 pub struct Lister {
@@ -327,7 +327,7 @@ fn next_link(headers: &header::HeaderMap) -> Option<String> {
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is treated as "no hint").
-fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
+pub(super) fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
     headers
         .get(header::RETRY_AFTER)?
         .to_str()

@@ -5,7 +5,10 @@
 //!
 //! HTTPS is the default; plain HTTP only for localhost, 127.0.0.1 and [::1]
 //! and for hosts named with `--insecure-registry`. Transient failures (429,
-//! 5xx, dropped connections) are retried with backoff.
+//! 5xx, dropped connections) are retried with backoff, waiting as long as a
+//! `Retry-After` header asks. oci-client does the authentication (token
+//! flow, basic auth); manifest and blob GETs themselves are sent here with
+//! the same reqwest, because oci-client does not show response headers.
 
 use std::{
     collections::HashMap,
@@ -21,13 +24,14 @@ use futures_util::StreamExt;
 use oci_client::{
     client::{ClientConfig, ClientProtocol},
     secrets::RegistryAuth,
-    Client, Reference,
+    Client, Reference, RegistryOperation,
 };
+use reqwest::{header, StatusCode};
 
 use super::{
     credentials::{Credential, CredentialStore},
     digest::sha256_of,
-    listing::Lister,
+    listing::{retry_after, Lister, MAX_RETRY_AFTER},
     platform::{choose, Platform},
     resolve::{image_from_manifest, ResolvedImage, MAX_DOCUMENT},
     spec::{
@@ -60,6 +64,8 @@ pub struct RegistryClient {
     options: RegistryOptions,
     credentials: CredentialStore,
     clients: Mutex<HashMap<String, Arc<Client>>>,
+    /// Plain HTTP clients for manifest and blob GETs, one per host.
+    http: Mutex<HashMap<String, reqwest::Client>>,
     /// Blob GET requests sent (every attempt, configs and layers).
     blob_gets: Arc<AtomicU64>,
 }
@@ -86,25 +92,6 @@ fn is_loopback(host: &str) -> bool {
     matches!(name, "localhost" | "127.0.0.1" | "[::1]" | "::1")
 }
 
-/// True for failures worth retrying: rate limits, server errors, resets.
-fn is_transient(message: &str) -> bool {
-    let m = message.to_ascii_lowercase();
-    [
-        "429",
-        "500",
-        "502",
-        "503",
-        "504",
-        "too many requests",
-        "connection reset",
-        "connection closed",
-        "timed out",
-        "broken pipe",
-    ]
-    .iter()
-    .any(|needle| m.contains(needle))
-}
-
 impl RegistryClient {
     pub fn new(
         options: RegistryOptions,
@@ -120,6 +107,7 @@ impl RegistryClient {
             options,
             credentials,
             clients: Mutex::new(HashMap::new()),
+            http: Mutex::new(HashMap::new()),
             blob_gets: Arc::new(AtomicU64::new(0)),
         })
     }
@@ -134,6 +122,32 @@ impl RegistryClient {
         let client = self.client_for(&registry);
         let auth = self.auth_for(&registry)?;
         Ok((reference, client, auth))
+    }
+
+    /// `scheme://host/v2/<repository>/<rest>`.
+    fn url(&self, reference: &Reference, rest: &str) -> String {
+        let registry = reference.resolve_registry();
+        let scheme = if self.plain_http(registry) {
+            "http"
+        } else {
+            "https"
+        };
+        format!("{scheme}://{registry}/v2/{}/{rest}", reference.repository())
+    }
+
+    fn http_for(&self, registry: &str) -> Result<reqwest::Client, String> {
+        let mut clients = self.http.lock().unwrap();
+        if let Some(client) = clients.get(registry) {
+            return Ok(client.clone());
+        }
+        let _guard = self.runtime.enter();
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(15))
+            .read_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| format!("{registry}: building the HTTP client: {e}"))?;
+        clients.insert(registry.to_string(), client.clone());
+        Ok(client)
     }
 
     /// Blob GET requests sent so far (every attempt).
@@ -223,15 +237,22 @@ impl RegistryClient {
     /// The blobs of the repository `text` names, streamed.
     pub fn blob_source(&self, text: &str) -> Result<Arc<dyn BlobSource>, String> {
         let (reference, client, auth) = self.connect(text)?;
-        // Blob requests authenticate with the client's stored auth.
-        self.runtime
-            .block_on(client.store_auth_if_needed(reference.resolve_registry(), &auth));
-        Ok(Arc::new(RegistryBlobs {
-            client,
-            reference,
+        Ok(Arc::new(self.blobs(&client, &reference, &auth)?))
+    }
+
+    fn blobs(
+        &self,
+        client: &Arc<Client>,
+        reference: &Reference,
+        auth: &RegistryAuth,
+    ) -> Result<RegistryBlobs, String> {
+        Ok(RegistryBlobs {
+            http: self.http_for(reference.resolve_registry())?,
+            base_url: self.url(reference, "blobs/"),
+            authorizer: Authorizer::new(client.clone(), reference.clone(), auth.clone()),
             handle: self.runtime.handle().clone(),
             gets: self.blob_gets.clone(),
-        }))
+        })
     }
 
     /// Reads the config of `manifest` (pulled from `text`'s repository) and
@@ -279,41 +300,45 @@ impl RegistryClient {
         })
     }
 
-    /// Runs `op` with retries on transient failures, backing off 0.5, 1, 2 s.
-    fn retry<T, F, Fut>(&self, what: &str, op: F) -> Result<T, String>
-    where
-        F: Fn() -> Fut,
-        Fut: std::future::Future<Output = Result<T, oci_client::errors::OciDistributionError>>,
-    {
-        let mut delay = Duration::from_millis(500);
-        for attempt in 1..=ATTEMPTS {
-            match self.runtime.block_on(op()) {
-                Ok(value) => return Ok(value),
-                Err(e) => {
-                    let message = e.to_string();
-                    if attempt == ATTEMPTS || !is_transient(&message) {
-                        return Err(format!("{what}: {message}"));
-                    }
-                    std::thread::sleep(delay);
-                    delay *= 2;
-                }
-            }
-        }
-        unreachable!("the loop returns on its last attempt")
-    }
-
     fn pull_document(
         &self,
-        client: &Client,
+        client: &Arc<Client>,
         reference: &Reference,
         auth: &RegistryAuth,
     ) -> Result<(Vec<u8>, String), String> {
-        let (bytes, digest) = self
-            .retry(&format!("pulling manifest {}", reference.whole()), || {
-                client.pull_manifest_raw(reference, auth, ACCEPTED)
-            })?;
+        let target = reference
+            .digest()
+            .or(reference.tag())
+            .unwrap_or("latest")
+            .to_string();
+        let what = format!("pulling manifest {}", reference.whole());
+        let authorizer = Authorizer::new(client.clone(), reference.clone(), auth.clone());
+        let url = self.url(reference, &format!("manifests/{target}"));
+        let http = self.http_for(reference.resolve_registry())?;
+        let (bytes, header_digest) = self
+            .runtime
+            .block_on(async {
+                let response =
+                    get_with_retries(&http, &url, Some(&ACCEPTED.join(", ")), &authorizer, None)
+                        .await?;
+                let header_digest = response
+                    .headers()
+                    .get("docker-content-digest")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                let bytes = response
+                    .bytes()
+                    .await
+                    .map_err(|e| HttpError::other(format!("reading the response: {e}")))?;
+                Ok::<_, HttpError>((bytes, header_digest))
+            })
+            .map_err(|e| format!("{what}: {}", e.message))?;
         let actual = sha256_of(&bytes);
-        let expected = reference.digest().map(str::to_string).unwrap_or(digest);
+        let expected = reference
+            .digest()
+            .map(str::to_string)
+            .or(header_digest)
+            .unwrap_or_else(|| actual.clone());
         if actual != expected {
             return Err(format!(
                 "digest mismatch for manifest {}: expected {expected}, content hashes to {actual}",
@@ -344,12 +369,7 @@ impl RegistryResolver for RegistryClient {
                     (bytes, digest) = self.pull_document(&client, &by_digest, &auth)?;
                 }
                 ManifestOrIndex::Manifest(manifest) => {
-                    let blobs = RegistryBlobs {
-                        client: client.clone(),
-                        reference: reference.clone(),
-                        handle: self.runtime.handle().clone(),
-                        gets: self.blob_gets.clone(),
-                    };
+                    let blobs = self.blobs(&client, &reference, &auth)?;
                     return image_from_manifest(text, digest, &manifest, Arc::new(blobs));
                 }
             }
@@ -358,54 +378,181 @@ impl RegistryResolver for RegistryClient {
     }
 }
 
-/// Blobs of one repository, streamed over HTTP.
-struct RegistryBlobs {
+/// How requests to one repository are authorized: oci-client runs the
+/// distribution token flow (or settles on basic auth), and the result is
+/// kept until the registry refuses it.
+struct Authorizer {
     client: Arc<Client>,
     reference: Reference,
+    auth: RegistryAuth,
+    current: tokio::sync::Mutex<Option<Authorization>>,
+}
+
+#[derive(Clone)]
+enum Authorization {
+    None,
+    Bearer(String),
+    Basic(String, String),
+}
+
+impl Authorizer {
+    fn new(client: Arc<Client>, reference: Reference, auth: RegistryAuth) -> Authorizer {
+        Authorizer {
+            client,
+            reference,
+            auth,
+            current: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The authorization to send; `refresh` asks for a new one (after a 401).
+    async fn get(&self, refresh: bool) -> Result<Authorization, HttpError> {
+        let mut current = self.current.lock().await;
+        if let (Some(authorization), false) = (current.as_ref(), refresh) {
+            return Ok(authorization.clone());
+        }
+        let token = self
+            .client
+            .auth(&self.reference, &self.auth, RegistryOperation::Pull)
+            .await
+            .map_err(|e| HttpError::other(format!("authenticating: {e}")))?;
+        let authorization = match (token, &self.auth) {
+            (Some(token), _) => Authorization::Bearer(token),
+            (None, RegistryAuth::Basic(user, password)) => {
+                Authorization::Basic(user.clone(), password.clone())
+            }
+            (None, _) => Authorization::None,
+        };
+        *current = Some(authorization.clone());
+        Ok(authorization)
+    }
+}
+
+/// A failed GET: a message, and whether the registry said "not found".
+#[derive(Debug)]
+struct HttpError {
+    message: String,
+    not_found: bool,
+}
+
+impl HttpError {
+    fn other(message: String) -> HttpError {
+        HttpError {
+            message,
+            not_found: false,
+        }
+    }
+}
+
+/// GET `url`, authorized, retrying 429, 5xx and dropped connections with
+/// backoff (0.5, 1, 2 s) or as long as `Retry-After` asks (up to a cap);
+/// a 401 gets one fresh authorization. Counts attempts in `attempts`.
+async fn get_with_retries(
+    http: &reqwest::Client,
+    url: &str,
+    accept: Option<&str>,
+    authorizer: &Authorizer,
+    attempts: Option<&AtomicU64>,
+) -> Result<reqwest::Response, HttpError> {
+    let mut delay = Duration::from_millis(500);
+    let mut refreshed = false;
+    let mut attempt = 1;
+    loop {
+        let mut request = http.get(url);
+        if let Some(accept) = accept {
+            request = request.header(header::ACCEPT, accept);
+        }
+        request = match authorizer.get(false).await? {
+            Authorization::None => request,
+            Authorization::Bearer(token) => request.bearer_auth(token),
+            Authorization::Basic(user, password) => request.basic_auth(user, Some(password)),
+        };
+        if let Some(attempts) = attempts {
+            attempts.fetch_add(1, Ordering::Relaxed);
+        }
+        let (message, wait) = match request.send().await {
+            Ok(response) if response.status().is_success() => return Ok(response),
+            Ok(response) => {
+                let status = response.status();
+                if status == StatusCode::UNAUTHORIZED && !refreshed {
+                    refreshed = true;
+                    authorizer.get(true).await?;
+                    continue;
+                }
+                let transient = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
+                let wait = retry_after(response.headers());
+                let body = response.text().await.unwrap_or_default();
+                let message = format!("{url}: {status} {}", body.trim());
+                if !transient {
+                    return Err(HttpError {
+                        message,
+                        not_found: status == StatusCode::NOT_FOUND,
+                    });
+                }
+                (message, wait)
+            }
+            Err(e) => (format!("{url}: {e}"), None),
+        };
+        if attempt >= ATTEMPTS {
+            return Err(HttpError::other(format!(
+                "{message} (after {ATTEMPTS} attempts)"
+            )));
+        }
+        let wait = match wait {
+            Some(wait) if wait > MAX_RETRY_AFTER => {
+                return Err(HttpError::other(format!(
+                    "{message}: the registry asks to retry after {}s; giving up",
+                    wait.as_secs()
+                )))
+            }
+            Some(wait) => wait,
+            None => delay,
+        };
+        tokio::time::sleep(wait).await;
+        delay *= 2;
+        attempt += 1;
+    }
+}
+
+/// Blobs of one repository, streamed over HTTP.
+struct RegistryBlobs {
+    http: reqwest::Client,
+    /// `scheme://host/v2/<repository>/blobs/`.
+    base_url: String,
+    authorizer: Authorizer,
     handle: tokio::runtime::Handle,
     gets: Arc<AtomicU64>,
 }
 
 impl BlobSource for RegistryBlobs {
     fn open(&self, digest: &str) -> io::Result<Box<dyn Read + Send + '_>> {
-        let mut delay = Duration::from_millis(500);
-        let mut attempt = 1;
-        let stream = loop {
-            self.gets.fetch_add(1, Ordering::Relaxed);
-            match self
-                .handle
-                .block_on(self.client.pull_blob_stream(&self.reference, digest))
-            {
-                Ok(stream) => break stream,
-                Err(e) => {
-                    let message = e.to_string();
-                    if attempt == ATTEMPTS || !is_transient(&message) {
-                        let kind = if message.contains("404")
-                            || message.to_ascii_lowercase().contains("not found")
-                        {
-                            io::ErrorKind::NotFound
-                        } else {
-                            io::ErrorKind::Other
-                        };
-                        let prefix = if kind == io::ErrorKind::NotFound {
-                            "missing blob"
-                        } else {
-                            "pulling blob"
-                        };
-                        return Err(io::Error::new(
-                            kind,
-                            format!("{prefix} {digest}: {message}"),
-                        ));
-                    }
-                    std::thread::sleep(delay);
-                    delay *= 2;
-                    attempt += 1;
+        let url = format!("{}{digest}", self.base_url);
+        let response = self
+            .handle
+            .block_on(get_with_retries(
+                &self.http,
+                &url,
+                None,
+                &self.authorizer,
+                Some(&self.gets),
+            ))
+            .map_err(|e| {
+                if e.not_found {
+                    io::Error::new(
+                        io::ErrorKind::NotFound,
+                        format!("missing blob {digest}: {}", e.message),
+                    )
+                } else {
+                    io::Error::other(format!("pulling blob {digest}: {}", e.message))
                 }
-            }
-        };
+            })?;
+        let stream = response
+            .bytes_stream()
+            .map(|chunk| chunk.map_err(|e| io::Error::other(format!("reading blob body: {e}"))))
+            .boxed();
         Ok(Box::new(StreamReader {
             handle: self.handle.clone(),
-            stream: stream.stream,
+            stream,
             current: bytes_empty(),
             ended: false,
         }))
@@ -421,9 +568,7 @@ struct StreamReader {
     handle: tokio::runtime::Handle,
     stream: futures_util::stream::BoxStream<'static, Result<bytes::Bytes, io::Error>>,
     current: bytes::Bytes,
-    /// The stream has ended. It must not be polled again: oci-client's
-    /// verifying stream re-checks its (reset) digest on every poll after
-    /// the end, so a second poll reports the hash of nothing as a mismatch.
+    /// The stream has ended; it is not polled again.
     ended: bool,
 }
 
@@ -457,14 +602,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn loopback_hosts_and_transient_errors() {
+    fn loopback_hosts() {
         assert!(
             is_loopback("127.0.0.1:5000") && is_loopback("localhost") && is_loopback("[::1]:443")
         );
         assert!(!is_loopback("registry.example.com:5000") && !is_loopback("10.0.0.1"));
-        assert!(is_transient(
-            "server responded with 503 Service Unavailable"
-        ));
-        assert!(!is_transient("401 Unauthorized"));
     }
 }
