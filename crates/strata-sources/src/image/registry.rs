@@ -66,6 +66,8 @@ pub struct RegistryClient {
     clients: Mutex<HashMap<String, Arc<Client>>>,
     /// Plain HTTP clients for manifest and blob GETs, one per host.
     http: Mutex<HashMap<String, reqwest::Client>>,
+    /// Authorization per `host/repository`, shared by its manifests and blobs.
+    authorizers: Mutex<HashMap<String, Arc<Authorizer>>>,
     /// Blob GET requests sent (every attempt, configs and layers).
     blob_gets: Arc<AtomicU64>,
 }
@@ -108,6 +110,7 @@ impl RegistryClient {
             credentials,
             clients: Mutex::new(HashMap::new()),
             http: Mutex::new(HashMap::new()),
+            authorizers: Mutex::new(HashMap::new()),
             blob_gets: Arc::new(AtomicU64::new(0)),
         })
     }
@@ -133,6 +136,23 @@ impl RegistryClient {
             "https"
         };
         format!("{scheme}://{registry}/v2/{}/{rest}", reference.repository())
+    }
+
+    fn authorizer(
+        &self,
+        client: &Arc<Client>,
+        reference: &Reference,
+        auth: &RegistryAuth,
+    ) -> Arc<Authorizer> {
+        let key = format!("{}/{}", reference.resolve_registry(), reference.repository());
+        self.authorizers
+            .lock()
+            .unwrap()
+            .entry(key)
+            .or_insert_with(|| {
+                Arc::new(Authorizer::new(client.clone(), reference.clone(), auth.clone()))
+            })
+            .clone()
     }
 
     fn http_for(&self, registry: &str) -> Result<reqwest::Client, String> {
@@ -249,7 +269,7 @@ impl RegistryClient {
         Ok(RegistryBlobs {
             http: self.http_for(reference.resolve_registry())?,
             base_url: self.url(reference, "blobs/"),
-            authorizer: Authorizer::new(client.clone(), reference.clone(), auth.clone()),
+            authorizer: self.authorizer(client, reference, auth),
             handle: self.runtime.handle().clone(),
             gets: self.blob_gets.clone(),
         })
@@ -312,7 +332,7 @@ impl RegistryClient {
             .unwrap_or("latest")
             .to_string();
         let what = format!("pulling manifest {}", reference.whole());
-        let authorizer = Authorizer::new(client.clone(), reference.clone(), auth.clone());
+        let authorizer = self.authorizer(client, reference, auth);
         let url = self.url(reference, &format!("manifests/{target}"));
         let http = self.http_for(reference.resolve_registry())?;
         let (bytes, header_digest) = self
@@ -519,7 +539,7 @@ struct RegistryBlobs {
     http: reqwest::Client,
     /// `scheme://host/v2/<repository>/blobs/`.
     base_url: String,
-    authorizer: Authorizer,
+    authorizer: Arc<Authorizer>,
     handle: tokio::runtime::Handle,
     gets: Arc<AtomicU64>,
 }
