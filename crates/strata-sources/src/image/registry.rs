@@ -144,13 +144,21 @@ impl RegistryClient {
         reference: &Reference,
         auth: &RegistryAuth,
     ) -> Arc<Authorizer> {
-        let key = format!("{}/{}", reference.resolve_registry(), reference.repository());
+        let key = format!(
+            "{}/{}",
+            reference.resolve_registry(),
+            reference.repository()
+        );
         self.authorizers
             .lock()
             .unwrap()
             .entry(key)
             .or_insert_with(|| {
-                Arc::new(Authorizer::new(client.clone(), reference.clone(), auth.clone()))
+                Arc::new(Authorizer::new(
+                    client.clone(),
+                    reference.clone(),
+                    auth.clone(),
+                ))
             })
             .clone()
     }
