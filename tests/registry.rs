@@ -41,13 +41,6 @@ fn image_json_stdin(tree: &Tree, args: &[&str], stdin: Option<&[u8]>) -> Run {
     strata_isolated(tree.path(), &all, stdin, &no_docker_config(tree))
 }
 
-/// An empty directory for `DOCKER_CONFIG`.
-fn no_docker_config(tree: &Tree) -> std::path::PathBuf {
-    let dir = tree.path().join("no-docker-config");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// Findings with `image.reference` removed, as sorted JSON strings: the
 /// same image read from two places must give the same set. `finding_id`
 /// goes too: it hashes the fingerprint with the location, and the location

@@ -133,20 +133,14 @@ fn fleet_in_a_registry(seed: u64) -> Option<(Registry, Tree, Fleet)> {
 
 /// `strata registry HOST ARGS` with no docker config of the machine's.
 fn registry_run(registry: &Registry, tree: &Tree, args: &[&str]) -> Run {
-    registry_run_stdin(registry, tree, args, None)
+    registry_run_stdin(registry.host(), tree, args, None)
 }
 
-fn registry_run_stdin(
-    registry: &Registry,
-    tree: &Tree,
-    args: &[&str],
-    stdin: Option<&[u8]>,
-) -> Run {
-    let docker_config = tree.path().join("no-docker-config");
-    std::fs::create_dir_all(&docker_config).unwrap();
-    let mut all = vec!["registry", registry.host(), "--no-progress"];
+/// The same against any host (a scripted server), with `stdin`.
+fn registry_run_stdin(host: &str, tree: &Tree, args: &[&str], stdin: Option<&[u8]>) -> Run {
+    let mut all = vec!["registry", host, "--no-progress"];
     all.extend_from_slice(args);
-    strata_isolated(tree.path(), &all, stdin, &docker_config)
+    strata_isolated(tree.path(), &all, stdin, &no_docker_config(tree))
 }
 
 /// The JSON lines of a JSONL report: findings, then one summary.
@@ -556,7 +550,7 @@ fn a_registry_behind_basic_auth_needs_the_credentials() {
     assert!(!refused.stderr.contains("hunter2"));
 
     let run = registry_run_stdin(
-        &registry,
+        registry.host(),
         &tree,
         &["--no-cache", "--username", "batch", "--password-stdin"],
         Some(b"hunter2-batch\n"),
@@ -593,20 +587,11 @@ fn catalog_and_tag_pages_are_followed_through_link_headers() {
         }
     });
     let tree = Tree::new();
-    let docker_config = tree.path().join("no-docker-config");
-    std::fs::create_dir_all(&docker_config).unwrap();
-    let run = strata_isolated(
-        tree.path(),
-        &[
-            "registry",
-            server.host(),
-            "--no-progress",
-            "--no-cache",
-            "--page-size",
-            "2",
-        ],
+    let run = registry_run_stdin(
+        server.host(),
+        &tree,
+        &["--no-cache", "--page-size", "2"],
         None,
-        &docker_config,
     );
     // Every tag's manifest is missing on this server: errors, one per tag.
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
@@ -653,14 +638,7 @@ fn a_429_with_retry_after_is_waited_out_then_the_run_goes_on() {
         }
     });
     let tree = Tree::new();
-    let docker_config = tree.path().join("no-docker-config");
-    std::fs::create_dir_all(&docker_config).unwrap();
-    let run = strata_isolated(
-        tree.path(),
-        &["registry", server.host(), "--no-progress", "--no-cache"],
-        None,
-        &docker_config,
-    );
+    let run = registry_run_stdin(server.host(), &tree, &["--no-cache"], None);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let catalog: Vec<_> = server
         .timed_requests()
@@ -725,14 +703,7 @@ fn a_429_on_a_layer_blob_is_waited_out_as_retry_after_asks() {
             Reply::status("404 Not Found")
         }
     });
-    let docker_config = tree.path().join("no-docker-config");
-    std::fs::create_dir_all(&docker_config).unwrap();
-    let run = strata_isolated(
-        tree.path(),
-        &["registry", server.host(), "--no-progress", "--no-cache"],
-        None,
-        &docker_config,
-    );
+    let run = registry_run_stdin(server.host(), &tree, &["--no-cache"], None);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     let (findings, summary) = lines(&run);
     assert_eq!(findings.len(), 1, "{findings:?}");

@@ -412,6 +412,13 @@ fn yaml_str(path: &Path) -> String {
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
+/// An empty directory under `tree` for `DOCKER_CONFIG`.
+pub fn no_docker_config(tree: &super::Tree) -> PathBuf {
+    let dir = tree.path().join("no-docker-config");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// Runs `strata ARGS` in `cwd` like [`super::strata_in`], but with
 /// `DOCKER_CONFIG` pointed at `docker_config_dir` so no credentials of the
 /// machine's (`~/.docker/config.json`) take part.
