@@ -10,8 +10,9 @@
 //!
 //! - open the blob from the same `BlobSource` and hash it with SHA-256
 //!   (`HashingReader`);
-//! - pick the decoder by magic bytes (`blob::sniff`): flate2
-//!   `MultiGzDecoder`, zstd, or none for a plain tar;
+//! - pick the decoder by magic bytes with the scanner's own
+//!   `layer::layer_decoder`: flate2 `MultiGzDecoder`, zstd, or none for a
+//!   plain tar;
 //! - hash the decoded stream too (the diff id strata checks);
 //! - by default, decode on a thread of its own that hands 256 KiB chunks
 //!   through a bounded channel of depth 8 to the walking thread, as strata
@@ -21,14 +22,6 @@
 //! - drain the rest of both streams and compare both digests with the
 //!   manifest's and the config's.
 //!
-//! One deliberate difference: the floor reads each blob through [`Fused`],
-//! which stops asking the source for bytes once it has said "end". strata's
-//! registry reader (`StreamReader` in `image/registry.rs`) polls the HTTP
-//! body stream again after its end, and oci-client's `VerifyingStream` then
-//! hashes its (reset) digester again and fails with "Invalid digest ...
-//! got sha256:e3b0c442..." (the digest of nothing) on every layer. With
-//! `--unfused` the floor reads like strata and shows the same errors.
-//!
 //! Distinct layers run in parallel on a rayon pool of `-j N` threads
 //! (default 2, what the benchmark gives strata). Nested archives inside
 //! layers (`.gz`, `.zip`, `.jar`, ... entries) are not opened: strata does
@@ -36,7 +29,7 @@
 //! show how much extra decompression strata does on the same image.
 //!
 //! ```text
-//! cargo run --release -p strata-sources --example decode_floor -- [-j N] [--inline] [--unfused] [--json] IMAGE...
+//! cargo run --release -p strata-sources --example decode_floor -- [-j N] [--inline] [--json] IMAGE...
 //! ```
 //!
 //! Prints layers, compressed and uncompressed bytes, seconds and MB/s
@@ -56,11 +49,11 @@ use std::{
 
 use rayon::prelude::*;
 use strata_sources::{
-    blob::{read_head, sniff, Kind},
+    blob::{sniff, Kind},
     image::{
         credentials::CredentialStore,
         digest::HashingReader,
-        layer::ChannelReader,
+        layer::{layer_decoder, ChannelReader},
         platform::Platform,
         registry::{RegistryClient, RegistryOptions},
         resolve,
@@ -92,23 +85,6 @@ struct LayerStats {
     error: Option<String>,
 }
 
-/// A reader that never reads its source again after the first end of stream.
-struct Fused<R> {
-    inner: R,
-    done: bool,
-}
-
-impl<R: Read> Read for Fused<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.done || buf.is_empty() {
-            return Ok(0);
-        }
-        let n = self.inner.read(buf)?;
-        self.done = n == 0;
-        Ok(n)
-    }
-}
-
 struct Decoded {
     kind: Kind,
     blob_digest: String,
@@ -122,33 +98,11 @@ struct Decoded {
 fn decode_with(
     source: &dyn BlobSource,
     digest: &str,
-    fuse: bool,
     each: &mut dyn FnMut(&mut dyn Read) -> io::Result<()>,
 ) -> io::Result<Decoded> {
     let raw = source.open(digest)?;
-    let raw: Box<dyn Read + Send + '_> = if fuse {
-        Box::new(Fused {
-            inner: raw,
-            done: false,
-        })
-    } else {
-        raw
-    };
     let mut blob = HashingReader::new(raw);
-    let head = read_head(&mut blob)?;
-    let kind = sniff(&head);
-    let raw = io::Cursor::new(head).chain(&mut blob);
-    let decoder: Box<dyn Read> = match kind {
-        Kind::Gzip => Box::new(flate2::read::MultiGzDecoder::new(raw)),
-        Kind::Zstd => Box::new(zstd::stream::read::Decoder::new(raw)?),
-        Kind::Tar | Kind::Plain => Box::new(raw),
-        other => {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("layer is {other:?}-compressed"),
-            ))
-        }
-    };
+    let (kind, decoder) = layer_decoder(&mut blob)?;
     let mut decoded = HashingReader::new(decoder);
     each(&mut decoded)?;
     decoded.drain()?;
@@ -201,7 +155,7 @@ fn walk_tar(reader: &mut dyn Read, stats: &mut LayerStats, buf: &mut [u8]) -> io
     Ok(())
 }
 
-fn floor_layer(source: &dyn BlobSource, layer: &LayerRef, inline: bool, fuse: bool) -> LayerStats {
+fn floor_layer(source: &dyn BlobSource, layer: &LayerRef, inline: bool) -> LayerStats {
     let started = Instant::now();
     let mut stats = LayerStats {
         digest: layer.digest.clone(),
@@ -209,7 +163,7 @@ fn floor_layer(source: &dyn BlobSource, layer: &LayerRef, inline: bool, fuse: bo
     };
     let result = if inline {
         let mut buf = vec![0u8; strata_engine::DEFAULT_CHUNK_SIZE];
-        decode_with(source, &layer.digest, fuse, &mut |r| {
+        decode_with(source, &layer.digest, &mut |r| {
             walk_tar(r, &mut stats, &mut buf)
         })
     } else {
@@ -217,7 +171,7 @@ fn floor_layer(source: &dyn BlobSource, layer: &LayerRef, inline: bool, fuse: bo
         std::thread::scope(|scope| {
             let producer = scope.spawn(move || {
                 let tx2: SyncSender<io::Result<Vec<u8>>> = tx.clone();
-                let result = decode_with(source, &layer.digest, fuse, &mut |decoded| loop {
+                let result = decode_with(source, &layer.digest, &mut |decoded| loop {
                     let mut chunk = Vec::with_capacity(PIPE_CHUNK);
                     let n = decoded.take(PIPE_CHUNK as u64).read_to_end(&mut chunk)?;
                     if n == 0 || tx2.send(Ok(chunk)).is_err() {
@@ -262,7 +216,7 @@ fn floor_layer(source: &dyn BlobSource, layer: &LayerRef, inline: bool, fuse: bo
 }
 
 fn usage() -> ! {
-    eprintln!("usage: decode_floor [-j N] [--inline] [--unfused] [--json] IMAGE...");
+    eprintln!("usage: decode_floor [-j N] [--inline] [--json] IMAGE...");
     std::process::exit(2);
 }
 
@@ -270,7 +224,6 @@ fn main() {
     let mut jobs = 2usize;
     let mut inline = false;
     let mut json = false;
-    let mut fuse = true;
     let mut images = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -283,7 +236,6 @@ fn main() {
             }
             "--inline" => inline = true,
             "--json" => json = true,
-            "--unfused" => fuse = false,
             "-h" | "--help" => usage(),
             _ => images.push(arg),
         }
@@ -336,7 +288,7 @@ fn main() {
     let layers: Vec<LayerStats> = pool.install(|| {
         distinct
             .par_iter()
-            .map(|(source, layer)| floor_layer(source.as_ref(), layer, inline, fuse))
+            .map(|(source, layer)| floor_layer(source.as_ref(), layer, inline))
             .collect()
     });
     let seconds = started.elapsed().as_secs_f64();

@@ -105,6 +105,29 @@ impl Read for ChannelReader {
     }
 }
 
+/// The decoder for a layer blob, chosen by its magic bytes (gzip, zstd or
+/// plain tar), and the kind found. The decode-only benchmark floor uses it
+/// too, so both decode layers the same way.
+pub fn layer_decoder<'r>(blob: &'r mut dyn Read) -> io::Result<(Kind, Box<dyn Read + 'r>)> {
+    let head = read_head(blob)?;
+    let kind = sniff(&head);
+    let raw = io::Cursor::new(head).chain(blob);
+    let decoder: Box<dyn Read + 'r> = match kind {
+        Kind::Gzip => Box::new(flate2::read::MultiGzDecoder::new(raw)),
+        Kind::Zstd => Box::new(zstd::stream::read::Decoder::new(raw)?),
+        Kind::Tar | Kind::Plain => Box::new(raw),
+        other => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                "layer is {other:?}-compressed; only gzip, zstd and plain tar layers are supported"
+            ),
+            ))
+        }
+    };
+    Ok((kind, decoder))
+}
+
 /// What the decoding thread measured.
 struct Decoded {
     blob_digest: String,
@@ -134,20 +157,7 @@ fn decode(
     };
     let mut blob = HashingReader::new(blob);
     let result = (|| -> io::Result<()> {
-        let head = read_head(&mut blob)?;
-        let kind = sniff(&head);
-        let raw = io::Cursor::new(head).chain(&mut blob);
-        let decoder: Box<dyn Read> = match kind {
-            Kind::Gzip => Box::new(flate2::read::MultiGzDecoder::new(raw)),
-            Kind::Zstd => Box::new(zstd::stream::read::Decoder::new(raw)?),
-            Kind::Tar | Kind::Plain => Box::new(raw),
-            other => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("layer is {other:?}-compressed; only gzip, zstd and plain tar layers are supported"),
-                ))
-            }
-        };
+        let (_, decoder) = layer_decoder(&mut blob)?;
         let mut decoded = HashingReader::new(decoder);
         loop {
             let mut chunk = Vec::with_capacity(PIPE_CHUNK);
