@@ -21,7 +21,7 @@ use strata_sources::{
     image::{
         fate::{fate_of, LayerEvents},
         layer::scan_layer,
-        masked_history,
+        layer_place, masked_history,
         registry::RegistryClient,
         resolve::LayerRef,
         scan_config,
@@ -186,10 +186,7 @@ pub fn run_plan(
             LayerState::Cached
         } else if options.cached_only {
             outcome.problems.push(Problem {
-                path: format!(
-                    "{} layer {}",
-                    plan.images[layer.first_image].reference, layer.digest
-                ),
+                path: layer_place(&plan.images[layer.first_image].reference, &layer.digest, ""),
                 message: "not in the cache (--cached-only pulls nothing: run every shard first)"
                     .into(),
             });
@@ -204,14 +201,12 @@ pub fn run_plan(
     }
     outcome.summary.shard_layers = plan.layers.iter().filter(|l| mine(&l.digest)).count();
     let assembling = options.shard.is_none();
-    let mut users: HashMap<&str, usize> = HashMap::new();
     let mut waiting_on: Vec<usize> = vec![0; plan.images.len()];
     let mut images_of: HashMap<&str, Vec<usize>> = HashMap::new();
     if assembling {
         for (i, image) in plan.images.iter().enumerate() {
             let unique: HashSet<&str> = image.layer_digests().collect();
             for digest in unique {
-                *users.entry(digest).or_default() += 1;
                 images_of.entry(digest).or_default().push(i);
                 if matches!(states[digest], LayerState::Pending) {
                     waiting_on[i] += 1;
@@ -219,6 +214,8 @@ pub fn run_plan(
             }
         }
     }
+    // Images still to assemble, per layer: a loaded record is dropped at 0.
+    let users: HashMap<&str, usize> = images_of.iter().map(|(d, i)| (*d, i.len())).collect();
     progress.planned(
         if assembling { plan.images.len() } else { 0 },
         to_scan.len(),
@@ -287,42 +284,32 @@ pub fn run_plan(
             outcome.summary.layers_scanned += 1;
             progress.layer_done(record.blob_bytes);
             let reference = &plan.images[first_image[digest.as_str()]].reference;
-            let state = if scanned.problems.is_empty() {
-                if let Some(cache) = options.cache {
-                    if let Err(e) = cache.put_layer(&record) {
-                        outcome.problems.push(Problem {
-                            path: format!("{reference} layer {digest}"),
-                            message: e.to_string(),
-                        });
-                    }
-                }
-                LayerState::Scanned(record)
-            } else {
-                for problem in scanned.problems {
-                    let place = if problem.path.is_empty() {
-                        format!("{reference} layer {digest}")
-                    } else {
-                        format!("{reference} layer {digest} {}", problem.path)
-                    };
+            let failed = !scanned.problems.is_empty();
+            for problem in scanned.problems {
+                outcome.problems.push(Problem {
+                    path: layer_place(reference, &digest, &problem.path),
+                    message: problem.message,
+                });
+            }
+            if !failed {
+                if let Some(Err(e)) = options.cache.map(|c| c.put_layer(&record)) {
                     outcome.problems.push(Problem {
-                        path: place,
-                        message: problem.message,
+                        path: layer_place(reference, &digest, ""),
+                        message: e.to_string(),
                     });
                 }
-                LayerState::Failed(Some(record))
-            };
-            states.insert(digest.clone(), state);
+            }
             if !assembling {
                 // A shard only fills the cache; report its skipped files.
-                if let Some(LayerState::Scanned(record) | LayerState::Failed(Some(record))) =
-                    states.get(&digest)
-                {
-                    let record = record.clone();
-                    assembler.report_skipped(reference, &record);
-                }
-                states.insert(digest.clone(), LayerState::NotMine);
+                assembler.report_skipped(reference, &record);
                 continue;
             }
+            let state = if failed {
+                LayerState::Failed(Some(record))
+            } else {
+                LayerState::Scanned(record)
+            };
+            states.insert(digest.clone(), state);
             for &i in images_of.get(digest.as_str()).into_iter().flatten() {
                 waiting_on[i] -= 1;
                 if waiting_on[i] == 0 {
@@ -507,7 +494,7 @@ impl Assembler<'_, '_> {
         }
         for skipped in &record.skipped {
             self.outcome.skipped.push(Skipped {
-                path: format!("{reference} layer {} {}", record.digest, skipped.path),
+                path: layer_place(reference, &record.digest, &skipped.path),
                 reason: skipped.reason.clone(),
             });
         }
@@ -537,7 +524,7 @@ impl Assembler<'_, '_> {
                     }
                     Ok(None) => {
                         self.outcome.problems.push(Problem {
-                            path: format!("{reference} layer {digest}"),
+                            path: layer_place(reference, digest, ""),
                             message: "the cache record disappeared during the run".into(),
                         });
                         None
@@ -550,7 +537,7 @@ impl Assembler<'_, '_> {
                             Err(e) => format!("could not remove it: {e}"),
                         };
                         self.outcome.problems.push(Problem {
-                            path: format!("{reference} layer {digest}"),
+                            path: layer_place(reference, digest, ""),
                             message: format!("{e}; {removed}"),
                         });
                         None

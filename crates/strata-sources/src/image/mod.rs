@@ -87,6 +87,16 @@ pub struct ImagesScanned {
     pub layers_scanned: usize,
 }
 
+/// How reports name a place in a layer of an image: `REF layer DIGEST`,
+/// then the path inside the layer when there is one.
+pub fn layer_place(reference: &str, digest: &str, path: &str) -> String {
+    if path.is_empty() {
+        format!("{reference} layer {digest}")
+    } else {
+        format!("{reference} layer {digest} {path}")
+    }
+}
+
 /// Resolves one image argument.
 pub fn resolve(argument: &str, options: &ImageOptions<'_>) -> Result<ResolvedImage, String> {
     match ImageLocation::parse(argument) {
@@ -180,16 +190,14 @@ pub fn scan_resolved(
         let scan = &scans[digest];
         collector.scanned_many(scan.files, scan.bytes);
         for problem in &scan.problems {
-            let place = if problem.path.is_empty() {
-                format!("{} layer {digest}", image.reference)
-            } else {
-                format!("{} layer {digest} {}", image.reference, problem.path)
-            };
-            collector.problem(place, problem.message.clone());
+            collector.problem(
+                layer_place(&image.reference, digest, &problem.path),
+                problem.message.clone(),
+            );
         }
         for skipped in &scan.skipped {
             collector.skipped(
-                format!("{} layer {digest} {}", image.reference, skipped.path),
+                layer_place(&image.reference, digest, &skipped.path),
                 skipped.reason.clone(),
             );
         }
