@@ -282,13 +282,7 @@ pub fn run(args: RegistryArgs) -> Result<i32> {
     } else {
         output::write_output(&matcher, &report, &output_args)?;
     }
-    Ok(if !report.summary.complete {
-        2
-    } else if report.summary.findings > 0 {
-        1
-    } else {
-        0
-    })
+    Ok(report.exit_code())
 }
 
 #[cfg(test)]

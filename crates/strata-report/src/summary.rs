@@ -152,11 +152,13 @@ impl Report {
         }
     }
 
-    /// 0 nothing found, 1 findings, 2 incomplete (even with findings: fail closed).
+    /// 0 nothing found, 1 findings, 2 incomplete (even with findings: fail
+    /// closed). Counts from the summary, so a report whose findings were
+    /// streamed out rather than kept (`strata registry`) is judged the same.
     pub fn exit_code(&self) -> i32 {
         if !self.summary.complete {
             2
-        } else if !self.findings.is_empty() {
+        } else if self.summary.findings > 0 {
             1
         } else {
             0
