@@ -1,8 +1,8 @@
 //! The strata matching engine.
 //!
-//! [`Matcher::new`] compiles a [`strata_rules::Ruleset`] into one
-//! aho-corasick automaton over every rule keyword (ASCII case-insensitive)
-//! plus one regex per rule. Scanning runs the automaton once over the input;
+//! [`Matcher::new`] compiles a [`strata_rules::Ruleset`] into one keyword
+//! finder over every rule keyword (ASCII case-insensitive, see `keywords`)
+//! plus one regex per rule. Scanning runs the finder once over the input;
 //! a rule's regex runs only inside merged windows around that rule's keyword
 //! hits, so the cost of a rule is paid only where its keywords occur. Matches
 //! then pass the filters: the match must contain a keyword, the secret must
@@ -15,6 +15,7 @@
 //! flat and a secret straddling a chunk edge is still found exactly once.
 
 mod chunk;
+mod compile;
 mod examples;
 mod filters;
 mod keywords;

@@ -5,12 +5,14 @@ use std::{ops::Range, sync::OnceLock};
 
 use regex_automata::{
     meta::{self, Regex},
-    util::{captures::Captures, syntax},
+    util::captures::Captures,
     Anchored, Input, PatternID,
 };
+use regex_syntax::hir::Hir;
 use strata_rules::{GlobalAllowlist, Rule, Ruleset, SecretGroup, Validation};
 
 use crate::{
+    compile::{compile_any_of, compile_hirs, parse},
     filters::{is_placeholder, shannon_entropy},
     keywords::KeywordFinder,
 };
@@ -52,6 +54,35 @@ struct CompiledRule {
     /// scan, and building every regex up front dominated start-up.
     regex: OnceLock<Built>,
     generic: bool,
+    /// Index of the rule's allowlist regexes in [`Matcher::allowlists`].
+    allowlist: Option<usize>,
+}
+
+/// One distinct list of allowlist regexes, compiled into one regex on first
+/// use. Most rules share a handful of lists (placeholders, template
+/// syntax), so each is built once, not once per rule.
+struct SharedAllowlist {
+    patterns: Vec<String>,
+    regex: OnceLock<Regex>,
+}
+
+impl SharedAllowlist {
+    fn regex(&self) -> &Regex {
+        self.regex.get_or_init(|| {
+            build_allowlist(&self.patterns).unwrap_or_else(|e| {
+                // Checked like the rule regexes: see `CompiledRule::built`.
+                panic!("{e}")
+            })
+        })
+    }
+}
+
+fn build_allowlist(patterns: &[String]) -> Result<Regex, String> {
+    match compile_any_of(patterns) {
+        Ok(Some(regex)) => Ok(regex),
+        Ok(None) => Err("an empty allowlist is never built".to_string()),
+        Err((pattern, e)) => Err(format!("allowlist regex {pattern:?}: {e}")),
+    }
 }
 
 /// The parts of a rule built from its regexes.
@@ -63,7 +94,6 @@ struct Built {
     anchored_at_keyword: bool,
     /// Capture group index of the secret (0 = whole match).
     secret_group: usize,
-    allow_regexes: Vec<Regex>,
 }
 
 impl CompiledRule {
@@ -80,7 +110,9 @@ impl CompiledRule {
 }
 
 fn build_rule(rule: &Rule) -> Result<Built, String> {
-    let regex = compile_regex(&rule.regex).map_err(|e| format!("regex: {e}"))?;
+    let hir = parse(&rule.regex).map_err(|e| format!("regex: {e}"))?;
+    let anchored_at_keyword = starts_with_keyword(&hir, &rule.keywords);
+    let regex = compile_hirs(vec![hir]).map_err(|e| format!("regex: {e}"))?;
     let group_info = regex.group_info();
     let groups = group_info.group_len(PatternID::ZERO);
     let secret_group = match &rule.secret_group {
@@ -101,33 +133,18 @@ fn build_rule(rule: &Rule) -> Result<Built, String> {
             .to_index(PatternID::ZERO, name)
             .ok_or_else(|| format!("secret_group {name:?} is not a group of the regex"))?,
     };
-    let allow_regexes = rule
-        .allowlist
-        .regexes
-        .iter()
-        .map(|p| compile_regex(p).map_err(|e| format!("allowlist regex {p:?}: {e}")))
-        .collect::<Result<Vec<_>, _>>()?;
     Ok(Built {
-        anchored_at_keyword: starts_with_keyword(&rule.regex, &rule.keywords),
+        anchored_at_keyword,
         regex,
         secret_group,
-        allow_regexes,
     })
 }
 
 /// True when every match of `pattern` must begin with one of `keywords`
 /// (ASCII case-insensitively): the regex's prefix literals form a finite
 /// set and each begins with a keyword.
-fn starts_with_keyword(pattern: &str, keywords: &[String]) -> bool {
+fn starts_with_keyword(hir: &Hir, keywords: &[String]) -> bool {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
-    let Ok(hir) = regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .build()
-        .parse(pattern)
-    else {
-        return false;
-    };
     // A class wider than 8 bytes ends the literals (they become inexact
     // prefixes, which is all this check needs). Expanding classes up to 64
     // wide made this check a third of the cost of building a rule (e.g.
@@ -139,7 +156,7 @@ fn starts_with_keyword(pattern: &str, keywords: &[String]) -> bool {
         .kind(ExtractKind::Prefix)
         .limit_total(4096)
         .limit_class(8);
-    let prefixes = extractor.extract(&hir);
+    let prefixes = extractor.extract(hir);
     let Some(literals) = prefixes.literals() else {
         return false;
     };
@@ -160,7 +177,10 @@ pub struct Matcher {
     keyword_rules: Vec<Vec<u32>>,
     max_window: usize,
     max_keyword_len: usize,
-    global_allow_regexes: Vec<Regex>,
+    /// The distinct allowlists of the rules.
+    allowlists: Vec<SharedAllowlist>,
+    /// The user's global allowlist regexes as one regex.
+    global_allow: Option<Regex>,
     options: MatcherOptions,
 }
 
@@ -212,18 +232,6 @@ pub struct Match {
     pub inline_allow: bool,
 }
 
-fn regex_builder() -> meta::Builder {
-    let mut builder = Regex::builder();
-    builder
-        .syntax(syntax::Config::new().unicode(false).utf8(false))
-        .configure(Regex::config().utf8_empty(false));
-    builder
-}
-
-fn compile_regex(pattern: &str) -> Result<Regex, String> {
-    regex_builder().build(pattern).map_err(|e| e.to_string())
-}
-
 impl Matcher {
     /// Compiles every rule of `ruleset`.
     pub fn new(ruleset: &Ruleset, options: MatcherOptions) -> Result<Matcher, CompileError> {
@@ -231,20 +239,40 @@ impl Matcher {
         let mut keyword_index: std::collections::HashMap<String, usize> = Default::default();
         let mut keyword_list: Vec<String> = Vec::new();
         let mut keyword_rules: Vec<Vec<u32>> = Vec::new();
+        let mut allowlists: Vec<SharedAllowlist> = Vec::new();
         for (index, rule) in ruleset.rules().iter().enumerate() {
+            let patterns = &rule.allowlist.regexes;
+            let allowlist = (!patterns.is_empty()).then(|| {
+                allowlists
+                    .iter()
+                    .position(|a| &a.patterns == patterns)
+                    .unwrap_or_else(|| {
+                        allowlists.push(SharedAllowlist {
+                            patterns: patterns.clone(),
+                            regex: OnceLock::new(),
+                        });
+                        allowlists.len() - 1
+                    })
+            });
             let compiled = CompiledRule {
                 generic: rule.tags.iter().any(|t| t == "generic")
                     || rule.id.starts_with("generic-"),
                 rule: rule.clone(),
                 regex: OnceLock::new(),
+                allowlist,
             };
             if !rule.source.starts_with(EMBEDDED_PREFIX) || options.eager {
-                let built = build_rule(rule).map_err(|problem| CompileError::Rule {
+                let error = |problem| CompileError::Rule {
                     source_file: rule.source.clone(),
                     rule_id: rule.id.clone(),
                     problem,
-                })?;
-                let _ = compiled.regex.set(built);
+                };
+                let _ = compiled.regex.set(build_rule(rule).map_err(error)?);
+                if let Some(shared) = allowlist.map(|i| &allowlists[i]) {
+                    if shared.regex.get().is_none() {
+                        let _ = shared.regex.set(build_allowlist(patterns).map_err(error)?);
+                    }
+                }
             }
             for keyword in &rule.keywords {
                 let slot = *keyword_index.entry(keyword.clone()).or_insert_with(|| {
@@ -257,24 +285,16 @@ impl Matcher {
             rules.push(compiled);
         }
         let keywords = KeywordFinder::new(&keyword_list);
-        let global_allow_regexes = options
-            .global_allowlist
-            .regexes
-            .iter()
-            .map(|p| {
-                compile_regex(p).map_err(|problem| CompileError::Allowlist {
-                    pattern: p.clone(),
-                    problem,
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let global_allow = compile_any_of(&options.global_allowlist.regexes)
+            .map_err(|(pattern, problem)| CompileError::Allowlist { pattern, problem })?;
         Ok(Matcher {
             max_window: rules.iter().map(|r| r.rule.window).max().unwrap_or(0),
             max_keyword_len: keyword_list.iter().map(String::len).max().unwrap_or(0),
             rules,
             keywords,
             keyword_rules,
-            global_allow_regexes,
+            allowlists,
+            global_allow,
             options,
         })
     }
@@ -566,12 +586,14 @@ impl Matcher {
                 claimed_only: true,
             });
         }
-        if compiled
-            .built()
-            .allow_regexes
-            .iter()
-            .chain(&self.global_allow_regexes)
-            .any(|re| re.is_match(value))
+        let rule_allows = compiled
+            .allowlist
+            .is_some_and(|i| self.allowlists[i].regex().is_match(value));
+        if rule_allows
+            || self
+                .global_allow
+                .as_ref()
+                .is_some_and(|re| re.is_match(value))
         {
             return None;
         }
