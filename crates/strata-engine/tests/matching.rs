@@ -238,3 +238,58 @@ fn utf16_input_is_decoded() {
     assert_eq!(scan(&m, &bytes).len(), 1);
     assert_eq!(scan_chunked(&m, &bytes, 1 << 20).len(), 1);
 }
+
+/// Rules listing the same allowlist regexes share one compiled allowlist;
+/// each rule must still apply its own list and only its own.
+#[test]
+fn shared_and_distinct_allowlists_apply_per_rule() {
+    const ALLOW_RULES: &str = r#"
+[[rules]]
+id = "alpha-key"
+name = "Alpha key"
+keywords = ["alpha_key"]
+regex = '''alpha_key=([a-z0-9]{12,40})'''
+examples = []
+counterexamples = []
+[rules.allowlist]
+regexes = ['''^fake''', '''^(?:dummy)+[0-9]*$''']
+
+[[rules]]
+id = "beta-key"
+name = "Beta key"
+keywords = ["beta_key"]
+regex = '''beta_key=([a-z0-9]{12,40})'''
+examples = []
+counterexamples = []
+[rules.allowlist]
+regexes = ['''^fake''', '''^(?:dummy)+[0-9]*$''']
+
+[[rules]]
+id = "gamma-key"
+name = "Gamma key"
+keywords = ["gamma_key"]
+regex = '''gamma_key=([a-z0-9]{12,40})'''
+examples = []
+counterexamples = []
+[rules.allowlist]
+regexes = ['''^other''']
+"#;
+    let mut set = Ruleset::default();
+    set.add_file("allow.toml", ALLOW_RULES).unwrap();
+    let m = Matcher::new(&set, MatcherOptions::default()).unwrap();
+    let ids = |hay: &str| -> Vec<String> {
+        scan(&m, hay.as_bytes())
+            .iter()
+            .map(|x| m.rule(x.rule_index).id.clone())
+            .collect()
+    };
+    // Both lists of the shared allowlist suppress in both rules.
+    assert!(ids("alpha_key=fakeq8w7e6r5t4y3\n").is_empty());
+    assert!(ids("beta_key=dummydummy42\n").is_empty());
+    // A value the shared list does not cover is reported.
+    assert_eq!(ids("beta_key=q8w7e6r5t4y3u2\n"), ["beta-key"]);
+    // gamma's own list applies to gamma, not the shared one.
+    assert!(ids("gamma_key=otherq8w7e6r5t4\n").is_empty());
+    assert_eq!(ids("gamma_key=fakeq8w7e6r5t4y3\n"), ["gamma-key"]);
+    assert_eq!(ids("alpha_key=otherq8w7e6r5t4\n"), ["alpha-key"]);
+}
