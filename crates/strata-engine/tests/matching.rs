@@ -243,39 +243,24 @@ fn utf16_input_is_decoded() {
 /// each rule must still apply its own list and only its own.
 #[test]
 fn shared_and_distinct_allowlists_apply_per_rule() {
-    const ALLOW_RULES: &str = r#"
-[[rules]]
-id = "alpha-key"
-name = "Alpha key"
-keywords = ["alpha_key"]
-regex = '''alpha_key=([a-z0-9]{12,40})'''
-examples = []
-counterexamples = []
-[rules.allowlist]
-regexes = ['''^fake''', '''^(?:dummy)+[0-9]*$''']
-
-[[rules]]
-id = "beta-key"
-name = "Beta key"
-keywords = ["beta_key"]
-regex = '''beta_key=([a-z0-9]{12,40})'''
-examples = []
-counterexamples = []
-[rules.allowlist]
-regexes = ['''^fake''', '''^(?:dummy)+[0-9]*$''']
-
-[[rules]]
-id = "gamma-key"
-name = "Gamma key"
-keywords = ["gamma_key"]
-regex = '''gamma_key=([a-z0-9]{12,40})'''
-examples = []
-counterexamples = []
-[rules.allowlist]
-regexes = ['''^other''']
-"#;
+    let shared = r"['''^fake''', '''^(?:dummy)+[0-9]*$''']";
+    let lists = [
+        ("alpha", shared),
+        ("beta", shared),
+        ("gamma", r"['''^other''']"),
+    ];
+    let rules: String = lists
+        .iter()
+        .map(|(name, allow)| {
+            format!(
+                "[[rules]]\nid = \"{name}-key\"\nname = \"{name}\"\nkeywords = [\"{name}_key\"]\n\
+                 regex = '''{name}_key=([a-z0-9]{{12,40}})'''\nexamples = []\ncounterexamples = []\n\
+                 [rules.allowlist]\nregexes = {allow}\n\n"
+            )
+        })
+        .collect();
     let mut set = Ruleset::default();
-    set.add_file("allow.toml", ALLOW_RULES).unwrap();
+    set.add_file("allow.toml", &rules).unwrap();
     let m = Matcher::new(&set, MatcherOptions::default()).unwrap();
     let ids = |hay: &str| -> Vec<String> {
         scan(&m, hay.as_bytes())
