@@ -149,9 +149,8 @@ impl Lister {
     /// GET with auth and retries; `path` starts with `/v2/`.
     async fn get(&self, path: &str, scope: &str) -> Result<Page, String> {
         let url = self.url(path);
-        let mut delay = Duration::from_millis(500);
+        let mut backoff = Backoff::new(ATTEMPTS);
         let mut authenticated_once = false;
-        let mut attempt = 1;
         loop {
             let mut request = self.http.get(&url);
             let token = self.token.lock().unwrap().clone();
@@ -214,22 +213,7 @@ impl Lister {
                 }
             };
             let (message, wait) = failure;
-            if attempt >= ATTEMPTS {
-                return Err(format!("{message} (after {ATTEMPTS} attempts)"));
-            }
-            let wait = match wait {
-                Some(wait) if wait > MAX_RETRY_AFTER => {
-                    return Err(format!(
-                        "{message}: the registry asks to retry after {}s; giving up",
-                        wait.as_secs()
-                    ))
-                }
-                Some(wait) => wait,
-                None => delay,
-            };
-            tokio::time::sleep(wait).await;
-            delay *= 2;
-            attempt += 1;
+            backoff.wait(message, wait).await?;
         }
     }
 
@@ -327,6 +311,51 @@ fn next_link(headers: &header::HeaderMap) -> Option<String> {
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is treated as "no hint").
+/// The retry schedule of every registry request: waits of 0.5, 1, 2 s …,
+/// or as long as the registry's `Retry-After` asks (up to
+/// [`MAX_RETRY_AFTER`]), for at most a given number of tries.
+pub(super) struct Backoff {
+    attempts: u32,
+    attempt: u32,
+    delay: Duration,
+}
+
+impl Backoff {
+    pub(super) fn new(attempts: u32) -> Backoff {
+        Backoff {
+            attempts,
+            attempt: 1,
+            delay: Duration::from_millis(500),
+        }
+    }
+
+    /// After a failed try described by `message`: sleeps until the next
+    /// try, or returns why there is none.
+    pub(super) async fn wait(
+        &mut self,
+        message: String,
+        retry_after: Option<Duration>,
+    ) -> Result<(), String> {
+        if self.attempt >= self.attempts {
+            return Err(format!("{message} (after {} attempts)", self.attempts));
+        }
+        let wait = match retry_after {
+            Some(wait) if wait > MAX_RETRY_AFTER => {
+                return Err(format!(
+                    "{message}: the registry asks to retry after {}s; giving up",
+                    wait.as_secs()
+                ))
+            }
+            Some(wait) => wait,
+            None => self.delay,
+        };
+        tokio::time::sleep(wait).await;
+        self.delay *= 2;
+        self.attempt += 1;
+        Ok(())
+    }
+}
+
 pub(super) fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
     headers
         .get(header::RETRY_AFTER)?

@@ -31,7 +31,7 @@ use reqwest::{header, StatusCode};
 use super::{
     credentials::{Credential, CredentialStore},
     digest::sha256_of,
-    listing::{retry_after, Lister, MAX_RETRY_AFTER},
+    listing::{retry_after, Backoff, Lister},
     platform::{choose, Platform},
     resolve::{image_from_manifest, ResolvedImage, MAX_DOCUMENT},
     spec::{
@@ -482,9 +482,8 @@ async fn get_with_retries(
     authorizer: &Authorizer,
     attempts: Option<&AtomicU64>,
 ) -> Result<reqwest::Response, HttpError> {
-    let mut delay = Duration::from_millis(500);
+    let mut backoff = Backoff::new(ATTEMPTS);
     let mut refreshed = false;
-    let mut attempt = 1;
     loop {
         let mut request = http.get(url);
         if let Some(accept) = accept {
@@ -521,24 +520,10 @@ async fn get_with_retries(
             }
             Err(e) => (format!("{url}: {e}"), None),
         };
-        if attempt >= ATTEMPTS {
-            return Err(HttpError::other(format!(
-                "{message} (after {ATTEMPTS} attempts)"
-            )));
-        }
-        let wait = match wait {
-            Some(wait) if wait > MAX_RETRY_AFTER => {
-                return Err(HttpError::other(format!(
-                    "{message}: the registry asks to retry after {}s; giving up",
-                    wait.as_secs()
-                )))
-            }
-            Some(wait) => wait,
-            None => delay,
-        };
-        tokio::time::sleep(wait).await;
-        delay *= 2;
-        attempt += 1;
+        backoff
+            .wait(message, wait)
+            .await
+            .map_err(HttpError::other)?;
     }
 }
 
