@@ -97,19 +97,10 @@ pub(crate) fn loosen_large_repetitions(hir: Hir) -> Hir {
         HirKind::Alternation(subs) => {
             Hir::alternation(subs.into_iter().map(loosen_large_repetitions).collect())
         }
-        kind @ (HirKind::Empty | HirKind::Literal(_) | HirKind::Class(_) | HirKind::Look(_)) => {
-            rebuild_leaf(kind)
-        }
-    }
-}
-
-fn rebuild_leaf(kind: HirKind) -> Hir {
-    match kind {
         HirKind::Empty => Hir::empty(),
         HirKind::Literal(literal) => Hir::literal(literal.0),
         HirKind::Class(class) => Hir::class(class),
         HirKind::Look(look) => Hir::look(look),
-        _ => unreachable!("rebuild_leaf is only given leaves"),
     }
 }
 

@@ -61,7 +61,7 @@ impl SecondFilter {
         self.bits[slot >> 6] & (1 << (slot & 63)) != 0
     }
 
-    /// Records a keyword (lower case, at least three bytes).
+    /// Records a keyword (at least three bytes; folding makes case moot).
     fn insert(&mut self, keyword: &[u8]) {
         let len = match keyword.len() {
             3 => 3,
@@ -213,7 +213,7 @@ impl KeywordFinder {
         for (index, keyword) in keywords.iter().enumerate() {
             let b = keyword.as_bytes();
             assert!(b.len() >= 3, "keyword {keyword:?} shorter than 3 bytes");
-            second.insert(&keyword.to_ascii_lowercase().into_bytes());
+            second.insert(b);
             let key = if b.len() >= 4 {
                 let word = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
                 filter[bucket(word)] |= 1 << bit(word);
