@@ -5,29 +5,33 @@
 //! core here: its transition table does not fit in L1, and the crate's SIMD
 //! prefilter does not apply above 64 patterns or with case folding.
 //!
-//! Instead each position's next four bytes go through a 32 KB filter
+//! Instead each position's next five bytes go through a 32 KB filter
 //! (L1-resident): the first three bytes, case-folded and hashed, pick one of
-//! 2^13 32-bit words, and the fourth byte's low five bits (the same for
-//! both cases of a letter) pick a bit in it. A keyword of four bytes or
-//! more sets one bit; a three-byte keyword fills its whole word, so it costs
-//! 1/8192 of the positions instead of the 128 random bits it took when the
-//! hash covered all four bytes. Only positions that pass are checked exactly
-//! against the keywords with that prefix, eight bytes in one masked compare.
-//! On the corpus's crate sources 1.2% of positions pass, down from 1.9% with
-//! a four-byte hash; most of those start with a keyword's first four bytes
-//! (`toke`, `data`, `http`), the real keyword hits are 0.14%.
+//! 2^13 32-bit words; the fourth byte's low four bits (the same for both
+//! cases of a letter) pick a bit in the word's low half and the fifth
+//! byte's a bit in its high half, and both must be set. A keyword of five
+//! bytes or more sets one bit in each half, a four-byte keyword fills the
+//! high half and a three-byte keyword its whole word, so it costs 1/8192 of
+//! the positions. Only positions that pass are checked exactly against the
+//! keywords with that prefix, eight bytes in one masked compare. On a 72 MB
+//! sample of the benchmark corpus 0.47% of positions pass; a filter testing
+//! only the fourth byte's five low bits passed 0.84% (most of them start
+//! with a keyword's first four bytes: `toke`, `data`, `http`), and the mask
+//! loop that handles each passing position cost more than the extra bit
+//! test. The real keyword hits are 0.08%.
 //!
-//! Most positions that pass start with the first four bytes of a longer
+//! Most positions that pass start with the first bytes of a longer
 //! keyword (`pack` of `packagist`, `data` of `datadog`), so before the
 //! exact check a second, 8 KB bit filter tests the position's first three
 //! bytes against the three-byte keywords, its first four against the four-
-//! and five-byte ones, and its first six against the rest: 0.8% of positions
-//! pass the first filter, about 0.2% pass both, and the exact check's
-//! table probes and compares run only for those.
+//! and five-byte ones, and its first six against the rest: about 0.2% of
+//! positions pass both, and the exact check's table probes and compares run
+//! only for those.
 //!
 //! Where the CPU has AVX2 (detected at run time) eight positions are tested
 //! at once: one shuffle builds their three-byte prefixes, one multiply hashes
-//! them and one gather fetches their filter words. Elsewhere a scalar loop
+//! them, one gather fetches their filter words and two variable shifts move
+//! each lane's two tested bits to its sign bit. Elsewhere a scalar loop
 //! does the same test one position at a time. The result is the same set of
 //! (keyword, start, end) an overlapping aho-corasick search reports; the
 //! tests compare both paths with it.
@@ -110,11 +114,40 @@ fn bucket(word: u32) -> usize {
     (fold3(word).wrapping_mul(MULTIPLIER) >> (32 - WORD_BITS)) as usize
 }
 
-/// The bit in the filter word: the fourth byte's low five bits, which are
-/// the same for the upper- and lower-case form of a letter.
+/// The low half of a filter word holds the bits of keywords' fourth bytes,
+/// the high half those of their fifth bytes.
+const LOW_HALF: u32 = 0x0000_FFFF;
+const HIGH_HALF: u32 = 0xFFFF_0000;
+
+/// A byte's bit in either half of a filter word: its low four bits. They do
+/// not depend on letter case (0x20 is bit five); letters sixteen apart share
+/// a bit, which only the exact check tells apart.
 #[inline(always)]
-fn bit(word: u32) -> u32 {
-    (word >> 24) & 31
+fn selector(byte: u8) -> u32 {
+    u32::from(byte & 15)
+}
+
+/// The filter bits a keyword sets in its word: its fourth byte's in the low
+/// half and its fifth byte's in the high half, a whole half where the
+/// keyword has no such byte (a three-byte keyword fills its word).
+fn keyword_bits(keyword: &[u8]) -> u32 {
+    let low = keyword.get(3).map_or(LOW_HALF, |&b| 1 << selector(b));
+    let high = keyword
+        .get(4)
+        .map_or(HIGH_HALF, |&b| 1 << (16 + selector(b)));
+    low | high
+}
+
+/// True when filter word `word` lets a keyword start at a position whose
+/// fourth and fifth bytes are `fourth` and `fifth` (`None` past the end of
+/// the input, where only a keyword of four bytes or fewer can end).
+#[inline(always)]
+fn passes(word: u32, fourth: u8, fifth: Option<u8>) -> bool {
+    let high = match fifth {
+        Some(b) => word & (1 << (16 + selector(b))) != 0,
+        None => word & HIGH_HALF == HIGH_HALF,
+    };
+    word & (1 << selector(fourth)) != 0 && high
 }
 
 /// Hash of a group key, for the open-addressed group index (its top bits:
@@ -214,14 +247,12 @@ impl KeywordFinder {
             let b = keyword.as_bytes();
             assert!(b.len() >= 3, "keyword {keyword:?} shorter than 3 bytes");
             second.insert(b);
+            let word = u32::from_le_bytes([b[0], b[1], b[2], b.get(3).copied().unwrap_or(0)]);
+            filter[bucket(word)] |= keyword_bits(b);
             let key = if b.len() >= 4 {
-                let word = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-                filter[bucket(word)] |= 1 << bit(word);
                 fold4(word)
             } else {
                 has_short = true;
-                let word = u32::from_le_bytes([b[0], b[1], b[2], 0]);
-                filter[bucket(word)] = u32::MAX;
                 fold3(word)
             };
             let entry = Keyword::new(index as u32, b);
@@ -281,12 +312,13 @@ impl KeywordFinder {
     fn find_scalar(&self, hay: &[u8], from: usize, report: &mut impl FnMut(u32, usize, usize)) {
         let filter = &*self.filter;
         let mut i = from;
-        // Eight bytes loaded once give the four-byte windows of four positions.
+        // Eight bytes loaded once give the five-byte windows of four positions.
         while i + 8 <= hay.len() {
             let wide = u64::from_le_bytes(hay[i..i + 8].try_into().unwrap());
             for shift in 0..4 {
                 let word = (wide >> (8 * shift)) as u32;
-                if filter[bucket(word)] & (1 << bit(word)) != 0
+                let fifth = (wide >> (8 * shift + 32)) as u8;
+                if passes(filter[bucket(word)], (word >> 24) as u8, Some(fifth))
                     && self.second.may_start(hay, i + shift)
                 {
                     self.candidate(hay, i + shift, word, report);
@@ -296,7 +328,10 @@ impl KeywordFinder {
         }
         while i + 4 <= hay.len() {
             let word = u32::from_le_bytes(hay[i..i + 4].try_into().unwrap());
-            if filter[bucket(word)] & (1 << bit(word)) != 0 && self.second.may_start(hay, i) {
+            let fifth = hay.get(i + 4).copied();
+            if passes(filter[bucket(word)], (word >> 24) as u8, fifth)
+                && self.second.may_start(hay, i)
+            {
                 self.candidate(hay, i, word, report);
             }
             i += 1;
@@ -325,13 +360,18 @@ impl KeywordFinder {
             0, 1, 2, Z, 1, 2, 3, Z, 2, 3, 4, Z, 3, 4, 5, Z, //
             4, 5, 6, Z, 5, 6, 7, Z, 6, 7, 8, Z, 7, 8, 9, Z,
         );
-        let bit_shuffle = _mm256_setr_epi8(
+        let fourth_shuffle = _mm256_setr_epi8(
             3, Z, Z, Z, 4, Z, Z, Z, 5, Z, Z, Z, 6, Z, Z, Z, //
             7, Z, Z, Z, 8, Z, Z, Z, 9, Z, Z, Z, 10, Z, Z, Z,
         );
+        let fifth_shuffle = _mm256_setr_epi8(
+            4, Z, Z, Z, 5, Z, Z, Z, 6, Z, Z, Z, 7, Z, Z, Z, //
+            8, Z, Z, Z, 9, Z, Z, Z, 10, Z, Z, Z, 11, Z, Z, Z,
+        );
         let fold = _mm256_set1_epi32(PREFIX_FOLD as i32);
         let multiplier = _mm256_set1_epi32(MULTIPLIER as i32);
-        let low5 = _mm256_set1_epi32(31);
+        let low4 = _mm256_set1_epi32(15);
+        let sixteen = _mm256_set1_epi32(16);
         let filter = self.filter.as_ptr() as *const i32;
         let ptr = hay.as_ptr();
         let mut i = 0;
@@ -347,10 +387,17 @@ impl KeywordFinder {
             // below WORDS, and `filter` holds WORDS u32s: every lane reads
             // inside it (scale 4 = size of u32).
             let words = _mm256_i32gather_epi32::<4>(filter, index);
-            // Shift each lane's tested bit into its sign bit: 31 - bit is
-            // (!byte) & 31.
-            let shift = _mm256_andnot_si256(_mm256_shuffle_epi8(bytes, bit_shuffle), low5);
-            let tested = _mm256_sllv_epi32(words, shift);
+            // Shift each lane's two tested bits into its sign bit: 31 -
+            // selector is ((!byte) & 15) | 16 for the fourth byte's bit, 15 -
+            // selector is (!byte) & 15 for the fifth byte's.
+            let fourth = _mm256_shuffle_epi8(bytes, fourth_shuffle);
+            let fifth = _mm256_shuffle_epi8(bytes, fifth_shuffle);
+            let fourth_shift = _mm256_or_si256(_mm256_andnot_si256(fourth, low4), sixteen);
+            let fifth_shift = _mm256_andnot_si256(fifth, low4);
+            let tested = _mm256_and_si256(
+                _mm256_sllv_epi32(words, fourth_shift),
+                _mm256_sllv_epi32(words, fifth_shift),
+            );
             let mut mask = _mm256_movemask_ps(_mm256_castsi256_ps(tested)) as u32;
             while mask != 0 {
                 let p = i + mask.trailing_zeros() as usize;
