@@ -14,6 +14,7 @@
 //! overlap by more than the longest match a rule can produce, so memory stays
 //! flat and a secret straddling a chunk edge is still found exactly once.
 
+mod anchored;
 mod chunk;
 mod compile;
 mod examples;

@@ -5,14 +5,15 @@ use std::{ops::Range, sync::OnceLock};
 
 use regex_automata::{
     meta::{self, Regex},
-    util::captures::Captures,
+    util::captures::{Captures, GroupInfo},
     Anchored, Input, PatternID,
 };
 use regex_syntax::hir::Hir;
 use strata_rules::{GlobalAllowlist, Rule, Ruleset, SecretGroup, Validation};
 
 use crate::{
-    compile::{compile_any_of, compile_hirs, parse},
+    anchored::{AnchoredCache, AnchoredRegex},
+    compile::{compile_any_of, compile_hirs, loosen_large_repetitions, parse},
     filters::{is_placeholder, shannon_entropy},
     keywords::KeywordFinder,
 };
@@ -87,13 +88,55 @@ fn build_allowlist(patterns: &[String]) -> Result<Regex, String> {
 
 /// The parts of a rule built from its regexes.
 struct Built {
-    regex: Regex,
+    regex: RuleRegex,
+    /// Capture group index of the secret (0 = whole match).
+    secret_group: usize,
+}
+
+/// A rule's regex, in the form its searches need.
+enum RuleRegex {
     /// Every match provably starts with one of the rule's keywords (each
     /// prefix literal of the regex begins with one), so the regex runs
     /// anchored at each keyword hit instead of over a window around it.
-    anchored_at_keyword: bool,
-    /// Capture group index of the secret (0 = whole match).
-    secret_group: usize,
+    AnchoredAtKeyword(Box<AnchoredRegex>),
+    /// Matches may start anywhere in the window around a keyword hit.
+    Windowed(Regex),
+}
+
+impl RuleRegex {
+    fn group_info(&self) -> &GroupInfo {
+        match self {
+            RuleRegex::AnchoredAtKeyword(regex) => regex.group_info(),
+            RuleRegex::Windowed(regex) => regex.group_info(),
+        }
+    }
+
+    fn create_captures(&self) -> Captures {
+        match self {
+            RuleRegex::AnchoredAtKeyword(regex) => regex.create_captures(),
+            RuleRegex::Windowed(regex) => regex.create_captures(),
+        }
+    }
+
+    /// Fills `caps` with the groups of the match spanning exactly `span`.
+    fn captures(&self, cache: &mut RuleCache, hay: &[u8], span: Range<usize>, caps: &mut Captures) {
+        match (self, cache) {
+            (RuleRegex::AnchoredAtKeyword(regex), RuleCache::AnchoredAtKeyword(cache)) => {
+                regex.captures(cache, hay, span, caps)
+            }
+            (RuleRegex::Windowed(regex), RuleCache::Windowed(cache)) => {
+                let anchored = Input::new(hay).range(span).anchored(Anchored::Yes);
+                regex.search_captures_with(cache, &anchored, caps);
+            }
+            _ => unreachable!("a rule's cache is made by its own regex"),
+        }
+    }
+}
+
+/// Per-thread mutable state of one [`RuleRegex`].
+enum RuleCache {
+    AnchoredAtKeyword(Box<AnchoredCache>),
+    Windowed(Box<meta::Cache>),
 }
 
 impl CompiledRule {
@@ -111,8 +154,13 @@ impl CompiledRule {
 
 fn build_rule(rule: &Rule) -> Result<Built, String> {
     let hir = parse(&rule.regex).map_err(|e| format!("regex: {e}"))?;
-    let anchored_at_keyword = starts_with_keyword(&hir, &rule.keywords);
-    let regex = compile_hirs(vec![hir]).map_err(|e| format!("regex: {e}"))?;
+    let regex = if starts_with_keyword(&hir, &rule.keywords) {
+        AnchoredRegex::new(&loosen_large_repetitions(hir))
+            .map(|regex| RuleRegex::AnchoredAtKeyword(Box::new(regex)))
+    } else {
+        compile_hirs(vec![hir]).map(RuleRegex::Windowed)
+    }
+    .map_err(|e| format!("regex: {e}"))?;
     let group_info = regex.group_info();
     let groups = group_info.group_len(PatternID::ZERO);
     let secret_group = match &rule.secret_group {
@@ -134,7 +182,6 @@ fn build_rule(rule: &Rule) -> Result<Built, String> {
             .ok_or_else(|| format!("secret_group {name:?} is not a group of the regex"))?,
     };
     Ok(Built {
-        anchored_at_keyword,
         regex,
         secret_group,
     })
@@ -169,6 +216,16 @@ fn starts_with_keyword(hir: &Hir, keywords: &[String]) -> bool {
         })
 }
 
+/// The cache of rule `rule_index`, made by `make` on the rule's first
+/// search with this scratch.
+fn rule_cache(
+    caches: &mut [Option<RuleCache>],
+    rule_index: u32,
+    make: impl FnOnce() -> RuleCache,
+) -> &mut RuleCache {
+    caches[rule_index as usize].get_or_insert_with(make)
+}
+
 /// A compiled ruleset, shareable across threads (`&Matcher` is `Sync`).
 pub struct Matcher {
     rules: Vec<CompiledRule>,
@@ -190,7 +247,7 @@ pub struct Scratch {
     hits: Vec<Vec<(usize, usize)>>,
     /// The rules with hits in the current buffer.
     hit_rules: Vec<u32>,
-    caches: Vec<Option<meta::Cache>>,
+    caches: Vec<Option<RuleCache>>,
     lowered: Vec<u8>,
     pub(crate) buf: Vec<u8>,
     pub(crate) raw: Vec<RawMatch>,
@@ -404,23 +461,26 @@ impl Matcher {
         scratch: &mut Scratch,
     ) {
         let window = self.rules[rule_index as usize].rule.window;
-        if self.rules[rule_index as usize].built().anchored_at_keyword {
-            // Each hit is a possible match start; a match never extends
-            // past 2 * window + keyword bytes from its keyword.
-            let mut covered_to = 0;
-            for &(start, end) in hits {
-                if start < covered_to {
-                    continue;
+        let regex = match &self.rules[rule_index as usize].built().regex {
+            RuleRegex::Windowed(regex) => regex,
+            RuleRegex::AnchoredAtKeyword(regex) => {
+                // Each hit is a possible match start; a match never extends
+                // past 2 * window + keyword bytes from its keyword.
+                let mut covered_to = 0;
+                for &(start, end) in hits {
+                    if start < covered_to {
+                        continue;
+                    }
+                    let limit = (end + 2 * window).min(hay.len());
+                    if let Some(found_end) =
+                        self.search_anchored(rule_index, regex, hay, start..limit, accept, scratch)
+                    {
+                        covered_to = found_end;
+                    }
                 }
-                let limit = (end + 2 * window).min(hay.len());
-                if let Some(found_end) =
-                    self.search_anchored(rule_index, hay, start..limit, accept, scratch)
-                {
-                    covered_to = found_end;
-                }
+                return;
             }
-            return;
-        }
+        };
         let (first_start, first_end) = hits[0];
         let mut region = first_start.saturating_sub(window)..(first_end + window).min(hay.len());
         for &(s, e) in &hits[1..] {
@@ -428,11 +488,11 @@ impl Matcher {
             if next.start <= region.end {
                 region.end = region.end.max(next.end);
             } else {
-                self.search_region(rule_index, hay, region, accept, scratch);
+                self.search_region(rule_index, regex, hay, region, accept, scratch);
                 region = next;
             }
         }
-        self.search_region(rule_index, hay, region, accept, scratch);
+        self.search_region(rule_index, regex, hay, region, accept, scratch);
     }
 
     /// Runs a rule's regex anchored at `region.start`; returns the end of
@@ -440,85 +500,47 @@ impl Matcher {
     fn search_anchored(
         &self,
         rule_index: u32,
+        regex: &AnchoredRegex,
         hay: &[u8],
         region: Range<usize>,
         accept: &Range<usize>,
         scratch: &mut Scratch,
     ) -> Option<usize> {
-        let built = self.rules[rule_index as usize].built();
-        let Scratch {
-            caches,
-            raw,
-            lowered,
-            ..
-        } = scratch;
-        let cache = caches[rule_index as usize].get_or_insert_with(|| built.regex.create_cache());
-        let input = Input::new(hay).range(region).anchored(Anchored::Yes);
-        let found = built.regex.search_with(cache, &input)?;
-        let span = found.range();
-        if accept.contains(&span.start) {
-            self.keep_match(
-                rule_index,
-                hay,
-                span.clone(),
-                cache,
-                &mut None,
-                raw,
-                lowered,
-            );
-        }
-        Some(span.end)
-    }
-
-    /// Extracts the secret of a regex match and keeps the match if it
-    /// passes the filters.
-    #[allow(clippy::too_many_arguments)]
-    fn keep_match(
-        &self,
-        rule_index: u32,
-        hay: &[u8],
-        span: Range<usize>,
-        cache: &mut meta::Cache,
-        caps: &mut Option<Captures>,
-        raw: &mut Vec<RawMatch>,
-        lowered: &mut Vec<u8>,
-    ) {
-        let compiled = &self.rules[rule_index as usize];
-        let built = compiled.built();
-        let secret = if built.secret_group == 0 {
-            Some(span.clone())
-        } else {
-            let caps = caps.get_or_insert_with(|| built.regex.create_captures());
-            let anchored = Input::new(hay).range(span.clone()).anchored(Anchored::Yes);
-            built.regex.search_captures_with(cache, &anchored, caps);
-            caps.get_group(built.secret_group).map(|s| s.range())
+        let start = region.start;
+        let cache = rule_cache(&mut scratch.caches, rule_index, || {
+            RuleCache::AnchoredAtKeyword(Box::new(regex.create_cache()))
+        });
+        let RuleCache::AnchoredAtKeyword(anchored_cache) = cache else {
+            unreachable!("a rule's cache is made by its own regex")
         };
-        if let Some(secret) = secret.filter(|s| !s.is_empty()) {
-            if let Some(kept) = self.filter(compiled, rule_index, hay, span, secret, lowered) {
-                raw.push(kept);
-            }
+        let end = regex.match_end(anchored_cache, hay, region)?;
+        if accept.contains(&start) {
+            self.keep_match(rule_index, hay, start..end, scratch, None);
         }
+        Some(end)
     }
 
     fn search_region(
         &self,
         rule_index: u32,
+        regex: &Regex,
         hay: &[u8],
         region: Range<usize>,
         accept: &Range<usize>,
         scratch: &mut Scratch,
     ) {
-        let built = self.rules[rule_index as usize].built();
-        let Scratch {
-            caches,
-            raw,
-            lowered,
-            ..
-        } = scratch;
-        let cache = caches[rule_index as usize].get_or_insert_with(|| built.regex.create_cache());
         let mut input = Input::new(hay).range(region.clone());
         let mut caps: Option<Captures> = None;
-        while let Some(found) = built.regex.search_with(cache, &input) {
+        loop {
+            let cache = rule_cache(&mut scratch.caches, rule_index, || {
+                RuleCache::Windowed(Box::new(regex.create_cache()))
+            });
+            let RuleCache::Windowed(meta_cache) = cache else {
+                unreachable!("a rule's cache is made by its own regex")
+            };
+            let Some(found) = regex.search_with(meta_cache, &input) else {
+                break;
+            };
             let span = found.range();
             let next_start = if span.is_empty() {
                 span.end + 1
@@ -526,20 +548,52 @@ impl Matcher {
                 span.end
             };
             if accept.contains(&span.start) {
-                self.keep_match(
-                    rule_index,
-                    hay,
-                    span.clone(),
-                    cache,
-                    &mut caps,
-                    raw,
-                    lowered,
-                );
+                self.keep_match(rule_index, hay, span.clone(), scratch, Some(&mut caps));
             }
             if next_start > region.end {
                 break;
             }
             input.set_start(next_start);
+        }
+    }
+
+    /// Extracts the secret of a regex match and keeps the match if it
+    /// passes the filters. `caps` lets a caller reuse one `Captures` across
+    /// the matches of a region.
+    fn keep_match(
+        &self,
+        rule_index: u32,
+        hay: &[u8],
+        span: Range<usize>,
+        scratch: &mut Scratch,
+        caps: Option<&mut Option<Captures>>,
+    ) {
+        let compiled = &self.rules[rule_index as usize];
+        let built = compiled.built();
+        let secret = if built.secret_group == 0 {
+            Some(span.clone())
+        } else {
+            let mut local = None;
+            let caps = caps
+                .unwrap_or(&mut local)
+                .get_or_insert_with(|| built.regex.create_captures());
+            let cache = scratch.caches[rule_index as usize]
+                .as_mut()
+                .expect("a match was found with this cache");
+            built.regex.captures(cache, hay, span.clone(), caps);
+            caps.get_group(built.secret_group).map(|s| s.range())
+        };
+        if let Some(secret) = secret.filter(|s| !s.is_empty()) {
+            if let Some(kept) = self.filter(
+                compiled,
+                rule_index,
+                hay,
+                span,
+                secret,
+                &mut scratch.lowered,
+            ) {
+                scratch.raw.push(kept);
+            }
         }
     }
 
