@@ -21,6 +21,7 @@ mod examples;
 mod filters;
 mod keywords;
 mod matcher;
+mod prefix;
 pub mod text;
 
 pub use chunk::{ScanStats, DEFAULT_CHUNK_SIZE};

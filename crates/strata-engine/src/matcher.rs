@@ -8,7 +8,6 @@ use regex_automata::{
     util::captures::{Captures, GroupInfo},
     Anchored, Input, PatternID,
 };
-use regex_syntax::hir::Hir;
 use strata_rules::{GlobalAllowlist, Rule, Ruleset, SecretGroup, Validation};
 
 use crate::{
@@ -16,6 +15,7 @@ use crate::{
     compile::{compile_any_of, compile_hirs, loosen_large_repetitions, parse},
     filters::{is_placeholder, shannon_entropy},
     keywords::KeywordFinder,
+    prefix::MatchStarts,
 };
 
 /// A rule that could not be compiled; names the rule and where it came from.
@@ -95,10 +95,14 @@ struct Built {
 
 /// A rule's regex, in the form its searches need.
 enum RuleRegex {
-    /// Every match provably starts with one of the rule's keywords (each
-    /// prefix literal of the regex begins with one), so the regex runs
-    /// anchored at each keyword hit instead of over a window around it.
-    AnchoredAtKeyword(Box<AnchoredRegex>),
+    /// Every match provably starts at a keyword or a few known bytes
+    /// before one (each prefix literal of the regex holds a keyword; see
+    /// `prefix.rs`), so the regex runs anchored at those positions instead
+    /// of over a window around each keyword hit.
+    AnchoredAtKeyword {
+        regex: Box<AnchoredRegex>,
+        starts: MatchStarts,
+    },
     /// Matches may start anywhere in the window around a keyword hit.
     Windowed(Regex),
 }
@@ -106,14 +110,14 @@ enum RuleRegex {
 impl RuleRegex {
     fn group_info(&self) -> &GroupInfo {
         match self {
-            RuleRegex::AnchoredAtKeyword(regex) => regex.group_info(),
+            RuleRegex::AnchoredAtKeyword { regex, .. } => regex.group_info(),
             RuleRegex::Windowed(regex) => regex.group_info(),
         }
     }
 
     fn create_captures(&self) -> Captures {
         match self {
-            RuleRegex::AnchoredAtKeyword(regex) => regex.create_captures(),
+            RuleRegex::AnchoredAtKeyword { regex, .. } => regex.create_captures(),
             RuleRegex::Windowed(regex) => regex.create_captures(),
         }
     }
@@ -121,7 +125,7 @@ impl RuleRegex {
     /// Fills `caps` with the groups of the match spanning exactly `span`.
     fn captures(&self, cache: &mut RuleCache, hay: &[u8], span: Range<usize>, caps: &mut Captures) {
         match (self, cache) {
-            (RuleRegex::AnchoredAtKeyword(regex), RuleCache::AnchoredAtKeyword(cache)) => {
+            (RuleRegex::AnchoredAtKeyword { regex, .. }, RuleCache::AnchoredAtKeyword(cache)) => {
                 regex.captures(cache, hay, span, caps)
             }
             (RuleRegex::Windowed(regex), RuleCache::Windowed(cache)) => {
@@ -154,9 +158,13 @@ impl CompiledRule {
 
 fn build_rule(rule: &Rule) -> Result<Built, String> {
     let hir = parse(&rule.regex).map_err(|e| format!("regex: {e}"))?;
-    let regex = if starts_with_keyword(&hir, &rule.keywords) {
-        AnchoredRegex::new(&loosen_large_repetitions(hir))
-            .map(|regex| RuleRegex::AnchoredAtKeyword(Box::new(regex)))
+    let regex = if let Some(starts) = MatchStarts::of(&hir, &rule.keywords) {
+        AnchoredRegex::new(&loosen_large_repetitions(hir)).map(|regex| {
+            RuleRegex::AnchoredAtKeyword {
+                regex: Box::new(regex),
+                starts,
+            }
+        })
     } else {
         compile_hirs(vec![hir]).map(RuleRegex::Windowed)
     }
@@ -185,35 +193,6 @@ fn build_rule(rule: &Rule) -> Result<Built, String> {
         regex,
         secret_group,
     })
-}
-
-/// True when every match of `pattern` must begin with one of `keywords`
-/// (ASCII case-insensitively): the regex's prefix literals form a finite
-/// set and each begins with a keyword.
-fn starts_with_keyword(hir: &Hir, keywords: &[String]) -> bool {
-    use regex_syntax::hir::literal::{ExtractKind, Extractor};
-    // A class wider than 8 bytes ends the literals (they become inexact
-    // prefixes, which is all this check needs). Expanding classes up to 64
-    // wide made this check a third of the cost of building a rule (e.g.
-    // `sk-proj-[A-Za-z0-9_-]{40,250}` crossed 64 x 64 literals), and for the
-    // embedded rules it changes one answer, from no to yes
-    // (`mariadb-url-password`, whose literals had overflowed the limit).
-    let mut extractor = Extractor::new();
-    extractor
-        .kind(ExtractKind::Prefix)
-        .limit_total(4096)
-        .limit_class(8);
-    let prefixes = extractor.extract(hir);
-    let Some(literals) = prefixes.literals() else {
-        return false;
-    };
-    !literals.is_empty()
-        && literals.iter().all(|literal| {
-            let bytes = literal.as_bytes();
-            keywords.iter().any(|k| {
-                bytes.len() >= k.len() && bytes[..k.len()].eq_ignore_ascii_case(k.as_bytes())
-            })
-        })
 }
 
 /// The cache of rule `rule_index`, made by `make` on the rule's first
@@ -247,6 +226,9 @@ pub struct Scratch {
     hits: Vec<Vec<(usize, usize)>>,
     /// The rules with hits in the current buffer.
     hit_rules: Vec<u32>,
+    /// Possible match starts of an anchored rule whose matches may start
+    /// before its keyword, with their search limits.
+    starts: Vec<(usize, usize)>,
     caches: Vec<Option<RuleCache>>,
     lowered: Vec<u8>,
     pub(crate) buf: Vec<u8>,
@@ -400,6 +382,7 @@ impl Matcher {
         Scratch {
             hits: vec![Vec::new(); self.rules.len()],
             hit_rules: Vec::new(),
+            starts: Vec::new(),
             caches: (0..self.rules.len()).map(|_| None).collect(),
             lowered: Vec::new(),
             buf: Vec::new(),
@@ -463,21 +446,8 @@ impl Matcher {
         let window = self.rules[rule_index as usize].rule.window;
         let regex = match &self.rules[rule_index as usize].built().regex {
             RuleRegex::Windowed(regex) => regex,
-            RuleRegex::AnchoredAtKeyword(regex) => {
-                // Each hit is a possible match start; a match never extends
-                // past 2 * window + keyword bytes from its keyword.
-                let mut covered_to = 0;
-                for &(start, end) in hits {
-                    if start < covered_to {
-                        continue;
-                    }
-                    let limit = (end + 2 * window).min(hay.len());
-                    if let Some(found_end) =
-                        self.search_anchored(rule_index, regex, hay, start..limit, accept, scratch)
-                    {
-                        covered_to = found_end;
-                    }
-                }
+            RuleRegex::AnchoredAtKeyword { regex, starts } => {
+                self.search_starts(rule_index, regex, starts, hits, hay, accept, scratch);
                 return;
             }
         };
@@ -493,6 +463,63 @@ impl Matcher {
             }
         }
         self.search_region(rule_index, regex, hay, region, accept, scratch);
+    }
+
+    /// Runs an anchored rule's regex at each position a match may start
+    /// (`starts`, from the rule's keyword hits), in order, skipping those
+    /// inside a match already found, as a leftmost-first search over the
+    /// window would.
+    #[allow(clippy::too_many_arguments)]
+    fn search_starts(
+        &self,
+        rule_index: u32,
+        regex: &AnchoredRegex,
+        starts: &MatchStarts,
+        hits: &[(usize, usize)],
+        hay: &[u8],
+        accept: &Range<usize>,
+        scratch: &mut Scratch,
+    ) {
+        // A match never extends past 2 * window + keyword bytes from its
+        // keyword.
+        let window = self.rules[rule_index as usize].rule.window;
+        let limit = |end: usize| (end + 2 * window).min(hay.len());
+        let mut covered_to = 0;
+        if starts.at_keyword_only() {
+            // Each hit's start is a possible match start, in order.
+            for &(start, end) in hits {
+                if start < covered_to {
+                    continue;
+                }
+                if let Some(found_end) =
+                    self.search_anchored(rule_index, regex, hay, start..limit(end), accept, scratch)
+                {
+                    covered_to = found_end;
+                }
+            }
+            return;
+        }
+        // Starts from different hits interleave: gather, then sort.
+        let mut candidates = std::mem::take(&mut scratch.starts);
+        candidates.clear();
+        for &(start, end) in hits {
+            starts.each_start(hay, start, |at| candidates.push((at, limit(end))));
+        }
+        // By start, and for one start the farthest limit first.
+        candidates.sort_unstable_by_key(|&(at, limit)| (at, std::cmp::Reverse(limit)));
+        let mut previous = None;
+        for &(at, limit) in &candidates {
+            if at < covered_to || previous == Some(at) {
+                continue;
+            }
+            previous = Some(at);
+            if let Some(found_end) =
+                self.search_anchored(rule_index, regex, hay, at..limit, accept, scratch)
+            {
+                covered_to = found_end;
+            }
+        }
+        scratch.starts = candidates;
     }
 
     /// Runs a rule's regex anchored at `region.start`; returns the end of
