@@ -45,7 +45,8 @@
 # Usage: benches/image/run.sh [--cache DIR] [--runs N] [--rebuild] [--image-only]
 #   --cache DIR    where the rootfs and the image are kept (default
 #                  ${TMPDIR:-/tmp}/strata-image-bench)
-#   --runs N       timed runs per tool and input, median reported (default 3)
+#   --runs N       timed runs per tool and input, interleaved (every input
+#                  and tool once per round), median reported (default 3)
 #   --rebuild      rebuild the image (the rootfs is kept)
 #   --image-only   build the image, print its composition and stop
 # Output: a table on stdout and benches/image/results.json (gitignored).
@@ -402,31 +403,28 @@ log "Warm-up: one read pass over the layout, the archive and the registry storag
 cat "$OCI"/blobs/sha256/* "$ARCHIVE" >/dev/null
 find "$WORK/registry/storage" -type f -print0 | xargs -0 cat >/dev/null
 
-# time_run IDX: RUNS runs; prints "median_seconds peak_rss_kb rc".
-time_run() {
-    local idx=$1 name="${R_INPUT[$1]}/${R_TOOL[$1]}" cmd i out="$WORK/time" walls=() rsss=() rc=0
-    cmd=${R_CMD[$idx]//@ARG@/${ARG[${R_INPUT[$idx]}]}}
-    for (( i = 1; i <= RUNS; i++ )); do
-        rc=0
-        # shellcheck disable=SC2086 # the command is word-split on purpose
-        /usr/bin/time -f '%e %M' -o "$out" $cmd >"$WORK/stdout" 2>"$WORK/stderr" || rc=$?
-        read -r w r < <(tail -n1 "$out")
-        walls+=("$w"); rsss+=("$r")
-        log "  $name run $i: ${w}s, $(( r / 1024 )) MB RSS, exit $rc"
-        if [[ ${R_TOOL[$idx]} == floor ]]; then cp "$WORK/stdout" "$WORK/floor-${R_INPUT[$idx]}.json"; fi
-        if [[ $rc -ne 0 && $rc -ne 1 ]]; then sed 's/^/    stderr: /' "$WORK/stderr" | head -5 >&2; fi
+# Interleaved runs (see timing.sh): every input and tool once per round.
+# shellcheck source=benches/timing.sh
+source "$SCRIPT_DIR/../timing.sh"
+for idx in "${!R_TOOL[@]}"; do
+    log "Timing ${R_INPUT[$idx]}/${R_TOOL[$idx]}: ${R_CMD[$idx]//@ARG@/${ARG[${R_INPUT[$idx]}]}}"
+    : >"$WORK/runs.$idx"
+done
+for (( round = 1; round <= RUNS; round++ )); do
+    for idx in "${!R_TOOL[@]}"; do
+        out="$WORK/stdout"
+        # The floor's JSON (layer sizes) is read after the timing.
+        [[ ${R_TOOL[$idx]} == floor ]] && out="$WORK/floor-${R_INPUT[$idx]}.json"
+        time_once "${R_INPUT[$idx]}/${R_TOOL[$idx]} run $round" "$WORK/runs.$idx" "$out" \
+            "${R_CMD[$idx]//@ARG@/${ARG[${R_INPUT[$idx]}]}}"
+        rc=$(tail -n1 "$WORK/runs.$idx" | awk '{ print $3 }')
+        if [[ $rc -ne 0 && $rc -ne 1 ]]; then sed 's/^/    stderr: /' "$out.err" | head -5 >&2; fi
     done
-    local median peak
-    median=$(printf '%s\n' "${walls[@]}" | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
-    peak=$(printf '%s\n' "${rsss[@]}" | sort -n | tail -n1)
-    echo "$median $peak $rc"
-}
-
+done
 TABLE="$WORK/table.tsv"
 : >"$TABLE"
 for idx in "${!R_TOOL[@]}"; do
-    log "Timing ${R_INPUT[$idx]}/${R_TOOL[$idx]}: ${R_CMD[$idx]//@ARG@/${ARG[${R_INPUT[$idx]}]}}"
-    read -r median peak rc < <(time_run "$idx")
+    read -r median peak rc < <(summarize "$WORK/runs.$idx")
     printf '%s\t%s\t%s\t%s\t%s\n' "${R_INPUT[$idx]}" "${R_TOOL[$idx]}" "$median" "$peak" "$rc" >>"$TABLE"
 done
 

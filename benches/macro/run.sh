@@ -22,7 +22,8 @@
 #                   built (or topped up) from offline material if it is
 #                   missing or smaller than --size-gb
 #   --size-gb N     corpus size in GB of 10^9 bytes (default 1.2)
-#   --runs N        timed runs per tool, median reported (default 3)
+#   --runs N        timed runs per tool, interleaved (strata, rg, …, strata,
+#                   rg, …), median reported (default 3)
 #   --corpus-only   build the corpus, print its composition and stop
 # Output: a table on stdout and benches/macro/results.json (gitignored).
 # MB here is 10^6 bytes, as in strata's own `mb_per_second`.
@@ -414,28 +415,22 @@ log "Warm-up: one read pass over the corpus so every tool runs on a warm page ca
 find "$CORPUS" -type f -print0 | xargs -0 -n 256 cat >/dev/null 2>&1 || true
 echo "Page cache: warmed by one full read pass before timing (caches are not dropped)."
 
-# time_tool NAME CMD: RUNS runs; prints "median_seconds peak_rss_kb rc".
-time_tool() {
-    local name=$1 cmd=${2//@DIR@/$CORPUS} i out="$WORK/time" walls=() rsss=() rc=0
-    for (( i = 1; i <= RUNS; i++ )); do
-        rc=0
-        # shellcheck disable=SC2086 # the command is word-split on purpose
-        /usr/bin/time -f '%e %M' -o "$out" $cmd >/dev/null 2>"$WORK/stderr" || rc=$?
-        read -r w r < <(tail -n1 "$out")
-        walls+=("$w"); rsss+=("$r")
-        log "  $name run $i: ${w}s, $(( r / 1024 )) MB RSS, exit $rc"
-    done
-    local median peak
-    median=$(printf '%s\n' "${walls[@]}" | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
-    peak=$(printf '%s\n' "${rsss[@]}" | sort -n | tail -n1)
-    echo "$median $peak $rc"
-}
-
+# Interleaved runs (see timing.sh): strata, rg, …, strata, rg, …
+# shellcheck source=benches/timing.sh
+source "$SCRIPT_DIR/../timing.sh"
 declare -A MEDIAN PEAK RC
 for idx in "${!TOOLS[@]}"; do
-    name=${TOOLS[$idx]}
-    log "Timing $name: ${CMDS[$idx]//@DIR@/$CORPUS}"
-    read -r "MEDIAN[$name]" "PEAK[$name]" "RC[$name]" < <(time_tool "$name" "${CMDS[$idx]}")
+    log "Timing ${TOOLS[$idx]}: ${CMDS[$idx]//@DIR@/$CORPUS}"
+    : >"$WORK/runs.${TOOLS[$idx]}"
+done
+for (( round = 1; round <= RUNS; round++ )); do
+    for idx in "${!TOOLS[@]}"; do
+        name=${TOOLS[$idx]}
+        time_once "$name run $round" "$WORK/runs.$name" /dev/null "${CMDS[$idx]//@DIR@/$CORPUS}"
+    done
+done
+for name in "${TOOLS[@]}"; do
+    read -r "MEDIAN[$name]" "PEAK[$name]" "RC[$name]" < <(summarize "$WORK/runs.$name")
 done
 
 # Start-up: strata over an empty directory, median of 5.
@@ -506,7 +501,7 @@ for r in rows:
     r["ratio_vs_rg_throughput"] = (round(r["mb_per_second"] / rg["mb_per_second"], 3)
                                    if rg and rg["mb_per_second"] and r["mb_per_second"] else None)
 print()
-print(f"Corpus: {files} files, {nbytes / 1e6:.1f} MB; {threads} threads; median of {runs} runs; "
+print(f"Corpus: {files} files, {nbytes / 1e6:.1f} MB; {threads} threads; median of {runs} interleaved runs; "
       f"{os.cpu_count()} cores; warm page cache")
 print(f"{'tool':<12} {'median s':>9} {'MB/s':>8} {'peak RSS MB':>12} {'vs rg tput':>11} {'exit':>5}")
 for r in rows:
