@@ -48,7 +48,11 @@ impl AnchoredRegex {
             .configure(thompson::Config::new().utf8(false))
             .build_from_hir(hir)
             .map_err(|e| e.to_string())?;
+        // A Unicode word boundary (a user rule may ask for one with `(?u)`)
+        // makes the lazy DFA give up on non-ASCII bytes instead of refusing
+        // to build; the PikeVM then answers.
         let dfa = hybrid::dfa::Builder::new()
+            .configure(hybrid::dfa::Config::new().unicode_word_boundary(true))
             .build_from_nfa(nfa.clone())
             .map_err(|e| e.to_string())?;
         let backtracker = BoundedBacktracker::builder()
@@ -178,6 +182,16 @@ mod tests {
         assert_eq!(end, Some(hay.len()));
         re.captures(&mut cache, hay.as_bytes(), 0..hay.len(), &mut caps);
         assert_eq!(caps.get_group(1).unwrap().range(), 5..5 + body.len());
+    }
+
+    #[test]
+    fn a_unicode_word_boundary_falls_back_to_the_pikevm() {
+        let re = regex(r"(?u:\b)tok_[a-z]{4}(?u:\b)");
+        let mut cache = re.create_cache();
+        let hay = "tok_abcd é".as_bytes();
+        assert_eq!(re.match_end(&mut cache, hay, 0..hay.len()), Some(8));
+        let hay = "tok_abcdé".as_bytes();
+        assert_eq!(re.match_end(&mut cache, hay, 0..hay.len()), None);
     }
 
     fn thompson_pattern() -> regex_automata::PatternID {
