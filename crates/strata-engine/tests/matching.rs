@@ -278,3 +278,45 @@ fn shared_and_distinct_allowlists_apply_per_rule() {
     assert_eq!(ids("gamma_key=fakeq8w7e6r5t4y3\n"), ["gamma-key"]);
     assert_eq!(ids("alpha_key=otherq8w7e6r5t4\n"), ["alpha-key"]);
 }
+
+/// A rule whose matches start a few known bytes before its keyword runs
+/// anchored at those starts: each match is found once, from its leftmost
+/// start, with no second match from the keyword inside it, also where the
+/// lead-in straddles a chunk edge; and a keyword without a lead-in before
+/// it is tried at the keyword itself.
+#[test]
+fn matches_starting_before_their_keyword_are_found_once() {
+    let rules = r#"
+[[rules]]
+id = "lead-in-token"
+name = "Token with a lead-in"
+keywords = ["tkn"]
+regex = '''(?i)(?:\b|_)(?:(?:next|page)[_-]?)?tkn\s*=\s*([A-Za-z0-9]{12,40})\b'''
+min_entropy = 2.5
+examples = ["next_tkn = Q7vX2mPz9LkR4tWb"]
+counterexamples = ["next_tkn = short"]
+"#;
+    let mut set = Ruleset::default();
+    set.add_file("lead-in.toml", rules).unwrap();
+    let m = Matcher::new(&set, MatcherOptions::default()).unwrap();
+    let hay = b"a NEXT_TKN = Q7vX2mPz9LkR4tWb\nMY_TKN=H3kP9zQ2xV7mL4nR\ntkn = Z8bN4cQ1wE6rT3yU\nobtkn = Z8bN4cQ1wE6rT3yA\n";
+    let found: Vec<(u64, Vec<u8>)> = scan(&m, hay)
+        .into_iter()
+        .map(|x| (x.start, x.secret))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            (2, b"Q7vX2mPz9LkR4tWb".to_vec()),
+            (32, b"H3kP9zQ2xV7mL4nR".to_vec()),
+            (54, b"Z8bN4cQ1wE6rT3yU".to_vec()),
+        ]
+    );
+    for chunk in [64, 80, 100] {
+        let chunked: Vec<(u64, Vec<u8>)> = scan_chunked(&m, hay, chunk)
+            .into_iter()
+            .map(|x| (x.start, x.secret))
+            .collect();
+        assert_eq!(chunked, found, "chunk size {chunk}");
+    }
+}
