@@ -22,6 +22,8 @@ use regex_automata::{
 };
 use regex_syntax::hir::Hir;
 
+use crate::compile::loosen_large_repetitions;
+
 /// The engines of one anchored rule regex, built from one forward NFA.
 #[derive(Debug)]
 pub(crate) struct AnchoredRegex {
@@ -40,13 +42,15 @@ pub(crate) struct AnchoredCache {
 }
 
 impl AnchoredRegex {
-    /// Builds the engines for `hir` (already loosened by the caller).
-    pub(crate) fn new(hir: &Hir) -> Result<AnchoredRegex, String> {
+    /// Builds the engines for `hir`, its large repetition bounds loosened
+    /// as for every rule regex (see `compile.rs`).
+    pub(crate) fn new(hir: Hir) -> Result<AnchoredRegex, String> {
+        let hir = loosen_large_repetitions(hir);
         // utf8(false): empty matches may split a UTF-8 sequence, as with the
         // meta regexes (`utf8_empty(false)`); haystacks are bytes.
         let nfa = thompson::Compiler::new()
             .configure(thompson::Config::new().utf8(false))
-            .build_from_hir(hir)
+            .build_from_hir(&hir)
             .map_err(|e| e.to_string())?;
         // A Unicode word boundary (a user rule may ask for one with `(?u)`)
         // makes the lazy DFA give up on non-ASCII bytes instead of refusing
@@ -143,7 +147,7 @@ mod tests {
     use crate::compile::parse;
 
     fn regex(pattern: &str) -> AnchoredRegex {
-        AnchoredRegex::new(&parse(pattern).unwrap()).unwrap()
+        AnchoredRegex::new(parse(pattern).unwrap()).unwrap()
     }
 
     #[test]
@@ -167,7 +171,9 @@ mod tests {
         let end = re.match_end(&mut cache, hay, 0..hay.len()).unwrap();
         assert_eq!(end, 17);
         re.captures(&mut cache, hay, 0..end, &mut caps);
-        let secret = re.group_info().to_index(thompson_pattern(), "secret");
+        let secret = re
+            .group_info()
+            .to_index(regex_automata::PatternID::ZERO, "secret");
         assert_eq!(caps.get_group(secret.unwrap()).unwrap().range(), 8..17);
     }
 
@@ -192,9 +198,5 @@ mod tests {
         assert_eq!(re.match_end(&mut cache, hay, 0..hay.len()), Some(8));
         let hay = "tok_abcdé".as_bytes();
         assert_eq!(re.match_end(&mut cache, hay, 0..hay.len()), None);
-    }
-
-    fn thompson_pattern() -> regex_automata::PatternID {
-        regex_automata::PatternID::ZERO
     }
 }

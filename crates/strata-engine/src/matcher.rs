@@ -12,7 +12,7 @@ use strata_rules::{GlobalAllowlist, Rule, Ruleset, SecretGroup, Validation};
 
 use crate::{
     anchored::{AnchoredCache, AnchoredRegex},
-    compile::{compile_any_of, compile_hirs, loosen_large_repetitions, parse},
+    compile::{compile_any_of, compile_hirs, parse},
     filters::{is_placeholder, shannon_entropy},
     keywords::KeywordFinder,
     prefix::MatchStarts,
@@ -159,11 +159,9 @@ impl CompiledRule {
 fn build_rule(rule: &Rule) -> Result<Built, String> {
     let hir = parse(&rule.regex).map_err(|e| format!("regex: {e}"))?;
     let regex = if let Some(starts) = MatchStarts::of(&hir, &rule.keywords) {
-        AnchoredRegex::new(&loosen_large_repetitions(hir)).map(|regex| {
-            RuleRegex::AnchoredAtKeyword {
-                regex: Box::new(regex),
-                starts,
-            }
+        AnchoredRegex::new(hir).map(|regex| RuleRegex::AnchoredAtKeyword {
+            regex: Box::new(regex),
+            starts,
         })
     } else {
         compile_hirs(vec![hir]).map(RuleRegex::Windowed)

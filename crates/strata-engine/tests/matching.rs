@@ -46,8 +46,13 @@ counterexamples = []
 "#;
 
 fn matcher() -> Matcher {
+    matcher_from("test.toml", RULES)
+}
+
+/// A matcher with default options for the rules in `toml`, named `file`.
+fn matcher_from(file: &str, toml: &str) -> Matcher {
     let mut set = Ruleset::default();
-    set.add_file("test.toml", RULES).unwrap();
+    set.add_file(file, toml).unwrap();
     Matcher::new(&set, MatcherOptions::default()).unwrap()
 }
 
@@ -259,9 +264,7 @@ fn shared_and_distinct_allowlists_apply_per_rule() {
             )
         })
         .collect();
-    let mut set = Ruleset::default();
-    set.add_file("allow.toml", &rules).unwrap();
-    let m = Matcher::new(&set, MatcherOptions::default()).unwrap();
+    let m = matcher_from("allow.toml", &rules);
     let ids = |hay: &str| -> Vec<String> {
         scan(&m, hay.as_bytes())
             .iter()
@@ -296,9 +299,7 @@ min_entropy = 2.5
 examples = ["next_tkn = Q7vX2mPz9LkR4tWb"]
 counterexamples = ["next_tkn = short"]
 "#;
-    let mut set = Ruleset::default();
-    set.add_file("lead-in.toml", rules).unwrap();
-    let m = Matcher::new(&set, MatcherOptions::default()).unwrap();
+    let m = matcher_from("lead-in.toml", rules);
     let hay = b"a NEXT_TKN = Q7vX2mPz9LkR4tWb\nMY_TKN=H3kP9zQ2xV7mL4nR\ntkn = Z8bN4cQ1wE6rT3yU\nobtkn = Z8bN4cQ1wE6rT3yA\n";
     let found: Vec<(u64, Vec<u8>)> = scan(&m, hay)
         .into_iter()
