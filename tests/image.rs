@@ -705,6 +705,33 @@ fn archives_inside_a_layer_are_opened() {
 }
 
 #[test]
+fn a_file_that_only_looks_like_a_zip_is_an_error_and_still_scanned_raw() {
+    let tree = Tree::new();
+    let t = |n: u64| github_token(1300 + n);
+    // Zip magic, then no zip at all: it cannot be opened, and its bytes
+    // must not go unread because of that.
+    let mut fake = b"PK\x03\x04".to_vec();
+    fake.extend_from_slice(format!("\nnot really a zip\nT={}\n", t(1)).as_bytes());
+    let spec = ImageSpec::with_layers(vec![
+        base_layer(),
+        LayerSpec::gzip(vec![
+            file("app/fake.zip", &fake),
+            file("app/ok.env", format!("T={}\n", t(2))),
+        ]),
+    ]);
+    let built = write_oci_layout(&tree.path().join("layout"), &[("app", &spec)]);
+    let run = image_json(&tree, &["oci:layout:app", "--show-secrets"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_error(&run, &["/app/fake.zip"], &["zip"]);
+    let findings = run.findings();
+    let f = the_one(&findings, &t(1));
+    assert_eq!(f["path"], "/app/fake.zip");
+    assert_eq!(f["line"], 3);
+    assert_layer(f, &built[0], 1);
+    assert_eq!(the_one(&findings, &t(2))["path"], "/app/ok.env");
+}
+
+#[test]
 fn multi_arch_index_picks_the_requested_platform() {
     let tree = Tree::new();
     let t = |n: u64| github_token(1300 + n);

@@ -130,6 +130,49 @@ impl<'a> BlobScanner<'a> {
         }
     }
 
+    /// Scans bytes already in memory, opening archives inside them, as
+    /// [`BlobScanner::scan_stream`] does for a stream. Plain bytes go to
+    /// the engine in place (no copy into a chunk buffer), and a zip is
+    /// opened where it lies instead of being buffered again.
+    pub fn scan_slice(&mut self, origin: &Origin, data: &[u8], depth: usize) -> io::Result<()> {
+        let kind = sniff(&data[..data.len().min(SNIFF_LEN)]);
+        let nested_ok = depth < self.limits.max_archive_depth;
+        match kind {
+            Kind::Zip if nested_ok => {
+                if let Err(e) = self.scan_zip(origin, Cursor::new(data), depth) {
+                    self.unreadable_zip(origin, e);
+                    self.scan_plain_slice(origin, data);
+                }
+                Ok(())
+            }
+            Kind::Tar if nested_ok => self.scan_tar(origin, &mut &data[..], depth),
+            Kind::Gzip | Kind::Zstd | Kind::Bzip2 if nested_ok => {
+                self.scan_compressed(origin, kind, &mut &data[..], depth)
+            }
+            _ => {
+                self.scan_plain_slice(origin, data);
+                Ok(())
+            }
+        }
+    }
+
+    /// Feeds bytes in memory to the engine as they are.
+    fn scan_plain_slice(&mut self, origin: &Origin, data: &[u8]) {
+        let matcher = self.matcher;
+        let hits = &mut self.hits;
+        matcher.scan_bytes(data, &mut self.scratch, &mut |found| {
+            if !matcher.path_allowed(found.rule_index, &origin.path) {
+                hits.push(Hit {
+                    origin: origin.clone(),
+                    found,
+                    fate: None,
+                });
+            }
+        });
+        self.flush_hits();
+        self.collector.scanned(data.len() as u64);
+    }
+
     /// Feeds a stream to the engine as it is.
     pub fn scan_plain(&mut self, origin: &Origin, reader: &mut dyn Read) -> io::Result<()> {
         let matcher = self.matcher;
@@ -243,7 +286,18 @@ impl<'a> BlobScanner<'a> {
             );
             return self.scan_plain(origin, &mut Cursor::new(data).chain(reader));
         }
-        self.scan_zip(origin, Cursor::new(data), depth)
+        if let Err(e) = self.scan_zip(origin, Cursor::new(&data[..]), depth) {
+            self.unreadable_zip(origin, e);
+            self.scan_plain_slice(origin, &data);
+        }
+        Ok(())
+    }
+
+    /// Reports a stream that starts like a zip but cannot be opened as one;
+    /// the caller then scans its bytes as they are, so nothing goes unread.
+    fn unreadable_zip(&mut self, origin: &Origin, error: io::Error) {
+        self.collector
+            .problem(origin.path.clone(), error.to_string());
     }
 
     /// Scans every member of a zip-family archive.

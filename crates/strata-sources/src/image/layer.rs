@@ -54,8 +54,47 @@ const WORKER_ENTRY_MAX: u64 = 8 << 20;
 /// A batch for the workers is sent once it holds this many bytes.
 const BATCH_BYTES: usize = 2 << 20;
 
-/// Files read whole from the tar, for a worker: (path, content).
-type Batch = Vec<(String, Vec<u8>)>;
+/// Files read whole from the tar, for a worker: their contents one after
+/// another in `data`, and each file's path and range in it. A worker sends
+/// the batch back when done, and the walk refills it: `data` is allocated
+/// and zeroed once, not once per file.
+#[derive(Default)]
+struct Batch {
+    /// Initialized bytes; `used` of them belong to the files of the batch.
+    data: Vec<u8>,
+    used: usize,
+    files: Vec<(String, std::ops::Range<usize>)>,
+}
+
+impl Batch {
+    /// Reads the `size` bytes of the file at `path` from `entry`.
+    fn read_file(&mut self, path: String, size: usize, entry: &mut impl Read) -> io::Result<()> {
+        let end = self.used + size;
+        if self.data.len() < end {
+            self.data.resize(end, 0);
+        }
+        if let Err(e) = entry.read_exact(&mut self.data[self.used..end]) {
+            return Err(io::Error::new(e.kind(), format!("{path}: {e}")));
+        }
+        self.files.push((path, self.used..end));
+        self.used = end;
+        Ok(())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// Empties the batch for reuse, keeping its buffer unless a very large
+    /// file made it grow far past a batch's usual size.
+    fn recycle(&mut self) {
+        self.files.clear();
+        self.used = 0;
+        if self.data.len() > 2 * BATCH_BYTES {
+            self.data = Vec::new();
+        }
+    }
+}
 
 /// A `Read` over chunks sent by the decoding thread (also used by the
 /// decode-only benchmark floor, so both read layers the same way).
@@ -221,30 +260,39 @@ pub fn scan_layer_with_workers(
     let (tx, rx) = sync_channel(PIPE_DEPTH);
     let (batch_tx, batch_rx) = sync_channel::<Batch>(workers.max(1));
     let batch_rx = Mutex::new(batch_rx);
+    // Batches come back for reuse; the walk takes one if there is one.
+    let (spare_tx, spare_rx) = sync_channel::<Batch>(workers + 1);
     let decoded = std::thread::scope(|scope| {
         let producer = scope.spawn(|| decode(source, &layer.digest, tx));
         let collector = &collector;
         let batch_rx = &batch_rx;
         for _ in 0..workers {
+            let spare_tx = spare_tx.clone();
             scope.spawn(move || {
                 let mut scanner = BlobScanner::new(matcher, limits, collector);
                 loop {
                     // The lock is held only while waiting for the next batch.
                     let next = batch_rx.lock().unwrap().recv();
-                    let Ok(batch) = next else { break };
-                    for (path, content) in batch {
+                    let Ok(mut batch) = next else { break };
+                    for (path, range) in batch.files.drain(..) {
                         let origin = Origin::path(path);
-                        let mut reader = io::Cursor::new(&content[..]);
-                        if let Err(e) = scanner.scan_stream(&origin, &mut reader, 0) {
+                        if let Err(e) = scanner.scan_slice(&origin, &batch.data[range], 0) {
                             collector.problem(origin.path.clone(), e.to_string());
                         }
                     }
+                    batch.recycle();
+                    // Full or gone: the batch is simply dropped.
+                    let _ = spare_tx.try_send(batch);
                 }
             });
         }
+        drop(spare_tx);
         let mut reader = ChannelReader::new(rx);
         let mut scanner = BlobScanner::new(matcher, limits, collector);
-        let to_workers = (workers > 0).then_some(&batch_tx);
+        let to_workers = (workers > 0).then_some(Workers {
+            batches: &batch_tx,
+            spare: &spare_rx,
+        });
         if let Err(e) = walk_tar(&mut reader, &mut scanner, &mut events, limits, to_workers) {
             collector.problem("", e.to_string());
         }
@@ -292,27 +340,34 @@ pub fn scan_layer_with_workers(
     }
 }
 
+/// Where the walk sends batches of small files, and gets emptied ones back.
+#[derive(Clone, Copy)]
+struct Workers<'a> {
+    batches: &'a SyncSender<Batch>,
+    spare: &'a Receiver<Batch>,
+}
+
+impl Workers<'_> {
+    /// Sends a full batch and returns an empty one to fill next.
+    fn hand_over(&self, batch: &mut Batch) {
+        let next = self.spare.try_recv().unwrap_or_default();
+        // The workers only stop when the sender is dropped.
+        let _ = self.batches.send(std::mem::replace(batch, next));
+    }
+}
+
 fn walk_tar(
     reader: &mut dyn Read,
     scanner: &mut BlobScanner<'_>,
     events: &mut LayerEvents,
     limits: &Limits,
-    workers: Option<&SyncSender<Batch>>,
+    workers: Option<Workers<'_>>,
 ) -> io::Result<()> {
-    let mut batch: Batch = Vec::new();
-    let mut batch_bytes = 0;
-    let result = walk_entries(
-        reader,
-        scanner,
-        events,
-        limits,
-        workers,
-        &mut batch,
-        &mut batch_bytes,
-    );
+    let mut batch = Batch::default();
+    let result = walk_entries(reader, scanner, events, limits, workers, &mut batch);
     if let Some(workers) = workers {
         if !batch.is_empty() {
-            let _ = workers.send(batch);
+            workers.hand_over(&mut batch);
         }
     }
     result
@@ -323,9 +378,8 @@ fn walk_entries(
     scanner: &mut BlobScanner<'_>,
     events: &mut LayerEvents,
     limits: &Limits,
-    workers: Option<&SyncSender<Batch>>,
+    workers: Option<Workers<'_>>,
     batch: &mut Batch,
-    batch_bytes: &mut usize,
 ) -> io::Result<()> {
     let mut archive = tar::Archive::new(reader);
     for entry in archive
@@ -355,17 +409,10 @@ fn walk_entries(
         let size = entry.size();
         if let Some(workers) = workers {
             if size <= WORKER_ENTRY_MAX.min(limits.max_entry_size) {
-                let mut content = Vec::with_capacity(size as usize);
                 let mut entry = entry;
-                entry
-                    .read_to_end(&mut content)
-                    .map_err(|e| io::Error::new(e.kind(), format!("{path}: {e}")))?;
-                *batch_bytes += content.len();
-                batch.push((path, content));
-                if *batch_bytes >= BATCH_BYTES {
-                    *batch_bytes = 0;
-                    // The workers only stop when this sender is dropped.
-                    let _ = workers.send(std::mem::take(batch));
+                batch.read_file(path, size as usize, &mut entry)?;
+                if batch.used >= BATCH_BYTES {
+                    workers.hand_over(batch);
                 }
                 continue;
             }
