@@ -13,7 +13,9 @@
 //! - pick the decoder by magic bytes with the scanner's own
 //!   `layer::layer_decoder`: flate2 `MultiGzDecoder`, zstd, or none for a
 //!   plain tar;
-//! - hash the decoded stream too (the diff id strata checks);
+//! - hash the decoded stream too (the diff id strata checks), unless the
+//!   layer is an uncompressed tar: that is its blob, hashed once;
+//!   `layer::read_layer` does both, for strata and for this floor;
 //! - by default, decode on a thread of its own that hands 256 KiB chunks
 //!   through a bounded channel of depth 8 to the walking thread, as strata
 //!   does (`--inline` decodes and walks on one thread instead);
@@ -52,8 +54,7 @@ use strata_sources::{
     blob::{sniff, Kind},
     image::{
         credentials::CredentialStore,
-        digest::HashingReader,
-        layer::{layer_decoder, ChannelReader},
+        layer::{read_layer, ChannelReader, LayerDigests},
         platform::Platform,
         registry::{RegistryClient, RegistryOptions},
         resolve,
@@ -85,38 +86,16 @@ struct LayerStats {
     error: Option<String>,
 }
 
-struct Decoded {
-    kind: Kind,
-    blob_digest: String,
-    blob_bytes: u64,
-    diff_id: String,
-    tar_bytes: u64,
-}
-
-/// Opens, hashes and decodes a blob; `each` gets the decoded stream.
-/// Drains both streams afterwards so both digests cover every byte.
+/// Opens a blob and reads it with strata's own `layer::read_layer`: the
+/// blob hashed, a compressed layer's tar hashed too (an uncompressed one is
+/// its blob, hashed once), `each` given the decoded stream, both drained.
 fn decode_with(
     source: &dyn BlobSource,
     digest: &str,
     each: &mut dyn FnMut(&mut dyn Read) -> io::Result<()>,
-) -> io::Result<Decoded> {
-    let raw = source.open(digest)?;
-    let mut blob = HashingReader::new(raw);
-    let (kind, decoder) = layer_decoder(&mut blob)?;
-    let mut decoded = HashingReader::new(decoder);
-    each(&mut decoded)?;
-    decoded.drain()?;
-    let diff_id = decoded.digest();
-    let tar_bytes = decoded.bytes_read();
-    drop(decoded);
-    blob.drain()?;
-    Ok(Decoded {
-        kind,
-        blob_digest: blob.digest(),
-        blob_bytes: blob.bytes_read(),
-        diff_id,
-        tar_bytes,
-    })
+) -> io::Result<LayerDigests> {
+    let mut raw = source.open(digest)?;
+    read_layer(&mut raw, each)
 }
 
 /// Walks a tar and reads every regular entry to a sink, 1 MiB at a time.

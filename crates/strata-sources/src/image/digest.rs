@@ -8,10 +8,11 @@ use std::io::{self, Read};
 
 use sha2::{Digest as _, Sha256};
 
-/// A reader that hashes everything read through it with SHA-256.
+/// A reader that hashes everything read through it with SHA-256 (or, made
+/// with [`HashingReader::counting`], only counts it).
 pub struct HashingReader<R> {
     inner: R,
-    hasher: Sha256,
+    hasher: Option<Sha256>,
     bytes: u64,
 }
 
@@ -19,7 +20,18 @@ impl<R: Read> HashingReader<R> {
     pub fn new(inner: R) -> HashingReader<R> {
         HashingReader {
             inner,
-            hasher: Sha256::new(),
+            hasher: Some(Sha256::new()),
+            bytes: 0,
+        }
+    }
+
+    /// A reader that counts bytes but does not hash them, for a stream
+    /// whose bytes another `HashingReader` already hashes; its
+    /// [`digest`](Self::digest) is `None`.
+    pub fn counting(inner: R) -> HashingReader<R> {
+        HashingReader {
+            inner,
+            hasher: None,
             bytes: 0,
         }
     }
@@ -34,16 +46,19 @@ impl<R: Read> HashingReader<R> {
         self.bytes
     }
 
-    /// `sha256:<hex>` of everything read.
-    pub fn digest(&self) -> String {
-        format!("sha256:{}", hex::encode(self.hasher.clone().finalize()))
+    /// `sha256:<hex>` of everything read (`None` for a counting reader).
+    pub fn digest(&self) -> Option<String> {
+        let hasher = self.hasher.clone()?;
+        Some(format!("sha256:{}", hex::encode(hasher.finalize())))
     }
 }
 
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(hasher) = &mut self.hasher {
+            hasher.update(&buf[..n]);
+        }
         self.bytes += n as u64;
         Ok(n)
     }
@@ -84,7 +99,7 @@ mod tests {
         reader.read_exact(&mut first).unwrap();
         reader.drain().unwrap();
         assert_eq!(reader.bytes_read(), 5);
-        assert_eq!(reader.digest(), sha256_of(b"hello"));
+        assert_eq!(reader.digest(), Some(sha256_of(b"hello")));
         assert_eq!(
             sha256_of(b"hello"),
             "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"

@@ -167,71 +167,80 @@ pub fn layer_decoder<'r>(blob: &'r mut dyn Read) -> io::Result<(Kind, Box<dyn Re
     Ok((kind, decoder))
 }
 
-/// What the decoding thread measured.
-struct Decoded {
-    blob_digest: String,
-    blob_bytes: u64,
-    diff_id: String,
-    error: Option<String>,
+/// What reading a layer blob through [`read_layer`] found.
+#[derive(Debug, Clone)]
+pub struct LayerDigests {
+    pub kind: Kind,
+    /// `sha256:` of the stored blob (the manifest's layer digest).
+    pub blob_digest: String,
+    pub blob_bytes: u64,
+    /// `sha256:` of the uncompressed tar (the config's diff id).
+    pub diff_id: String,
+    pub tar_bytes: u64,
+}
+
+/// Reads a layer blob to its end, handing its decoded tar to `each` on the
+/// way (the decode-only benchmark floor reads layers with it too). The blob
+/// is hashed as it is read; a compressed layer's tar is hashed as well. An
+/// uncompressed layer's tar is its blob byte for byte, so it is hashed once,
+/// and its diff id is its blob digest. Whatever `each` leaves unread is
+/// drained: a digest only means something over every byte.
+pub fn read_layer(
+    blob: &mut dyn Read,
+    each: &mut dyn FnMut(&mut dyn Read) -> io::Result<()>,
+) -> io::Result<LayerDigests> {
+    let mut blob = HashingReader::new(blob);
+    let (kind, decoder) = layer_decoder(&mut blob)?;
+    let mut decoded = match kind {
+        Kind::Gzip | Kind::Zstd => HashingReader::new(decoder),
+        _ => HashingReader::counting(decoder),
+    };
+    each(&mut decoded)?;
+    decoded
+        .drain()
+        .map_err(|e| io::Error::new(e.kind(), format!("decompressing: {e}")))?;
+    let diff_id = decoded.digest();
+    let tar_bytes = decoded.bytes_read();
+    drop(decoded);
+    blob.drain()?;
+    let blob_digest = blob.digest().expect("the blob reader hashes");
+    Ok(LayerDigests {
+        kind,
+        diff_id: diff_id.unwrap_or_else(|| blob_digest.clone()),
+        blob_digest,
+        blob_bytes: blob.bytes_read(),
+        tar_bytes,
+    })
 }
 
 /// Reads, verifies and decodes the blob, sending decoded chunks to `tx`.
+/// Errors are sent to `tx` too, and returned.
 fn decode(
     source: &dyn BlobSource,
     digest: &str,
-    tx: std::sync::mpsc::SyncSender<io::Result<Vec<u8>>>,
-) -> Decoded {
-    let mut decoded_digest = String::new();
-    let blob = match source.open(digest) {
-        Ok(blob) => blob,
-        Err(e) => {
-            let _ = tx.send(Err(io::Error::new(e.kind(), e.to_string())));
-            return Decoded {
-                blob_digest: String::new(),
-                blob_bytes: 0,
-                diff_id: String::new(),
-                error: Some(e.to_string()),
-            };
-        }
-    };
-    let mut blob = HashingReader::new(blob);
-    let result = (|| -> io::Result<()> {
-        let (_, decoder) = layer_decoder(&mut blob)?;
-        let mut decoded = HashingReader::new(decoder);
-        loop {
-            let mut chunk = Vec::with_capacity(PIPE_CHUNK);
-            let n = (&mut decoded)
-                .take(PIPE_CHUNK as u64)
-                .read_to_end(&mut chunk)
-                .map_err(|e| io::Error::new(e.kind(), format!("decompressing: {e}")))?;
-            if n == 0 {
-                break;
-            }
-            if tx.send(Ok(chunk)).is_err() {
-                // The scanner stopped early (a corrupt tar): keep hashing so
-                // the digest is still checked.
-                decoded
-                    .drain()
+    tx: SyncSender<io::Result<Vec<u8>>>,
+) -> Result<LayerDigests, String> {
+    let result = source.open(digest).and_then(|mut blob| {
+        read_layer(&mut blob, &mut |decoded| {
+            loop {
+                let mut chunk = Vec::with_capacity(PIPE_CHUNK);
+                let n = decoded
+                    .take(PIPE_CHUNK as u64)
+                    .read_to_end(&mut chunk)
                     .map_err(|e| io::Error::new(e.kind(), format!("decompressing: {e}")))?;
-                break;
+                // At the end, or the scanner stopped early (a corrupt tar):
+                // read_layer hashes the rest, so the digest is still checked.
+                if n == 0 || tx.send(Ok(chunk)).is_err() {
+                    return Ok(());
+                }
             }
-        }
-        decoded_digest = decoded.digest();
-        drop(decoded);
-        blob.drain()?;
-        Ok(())
-    })();
-    let error = result.err().map(|e| {
+        })
+    });
+    result.map_err(|e| {
         let text = e.to_string();
         let _ = tx.send(Err(e));
         text
-    });
-    Decoded {
-        blob_digest: blob.digest(),
-        blob_bytes: blob.bytes_read(),
-        diff_id: decoded_digest,
-        error,
-    }
+    })
 }
 
 /// Scans one layer with one matching worker per core. Never fails:
@@ -303,41 +312,57 @@ pub fn scan_layer_with_workers(
         producer.join().expect("layer decoding thread panicked")
     });
     let (hits, mut problems, skipped) = collector.take();
-    if let Some(error) = &decoded.error {
-        // The tar walk usually reports the same failure; keep one message.
-        problems.retain(|p| !p.path.is_empty());
-        problems.push(Problem {
-            path: String::new(),
-            message: error.clone(),
-        });
-    } else {
-        if decoded.blob_digest != layer.digest {
+    let mut blob_bytes = 0;
+    match &decoded {
+        Err(error) => {
+            // The tar walk usually reports the same failure; keep one message.
+            problems.retain(|p| !p.path.is_empty());
             problems.push(Problem {
                 path: String::new(),
-                message: format!(
-                    "digest mismatch: the manifest says {}, the blob hashes to {}",
-                    layer.digest, decoded.blob_digest
-                ),
+                message: error.clone(),
             });
         }
-        if let Some(diff_id) = &layer.diff_id {
-            if *diff_id != decoded.diff_id {
-                problems.push(Problem {
-                    path: String::new(),
-                    message: format!("diff id mismatch: the config says {diff_id}, the uncompressed layer hashes to {}", decoded.diff_id),
-                });
-            }
+        Ok(decoded) => {
+            blob_bytes = decoded.blob_bytes;
+            problems.extend(digest_problems(layer, decoded));
         }
     }
     LayerScan {
         events,
         files: collector.files(),
         bytes: collector.bytes(),
-        blob_bytes: decoded.blob_bytes,
+        blob_bytes,
         hits,
         problems,
         skipped,
     }
+}
+
+/// A blob that does not hash to the manifest's digest, or a tar that does
+/// not hash to the config's diff id, is an error of the layer.
+fn digest_problems(layer: &LayerRef, decoded: &LayerDigests) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if decoded.blob_digest != layer.digest {
+        problems.push(Problem {
+            path: String::new(),
+            message: format!(
+                "digest mismatch: the manifest says {}, the blob hashes to {}",
+                layer.digest, decoded.blob_digest
+            ),
+        });
+    }
+    if let Some(diff_id) = &layer.diff_id {
+        if *diff_id != decoded.diff_id {
+            problems.push(Problem {
+                path: String::new(),
+                message: format!(
+                    "diff id mismatch: the config says {diff_id}, the uncompressed layer hashes to {}",
+                    decoded.diff_id
+                ),
+            });
+        }
+    }
+    problems
 }
 
 /// Where the walk sends batches of small files, and gets emptied ones back.
@@ -435,4 +460,61 @@ fn walk_entries(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+    use crate::image::digest::sha256_of;
+
+    fn small_tar() -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        let body = b"TOKEN=not-a-real-one\n".repeat(100);
+        let mut header = tar::Header::new_gnu();
+        header.set_size(body.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, "app/.env", &body[..])
+            .unwrap();
+        builder.into_inner().unwrap()
+    }
+
+    /// Reads the first 100 bytes of the tar only: the digests must still
+    /// cover every byte.
+    fn read_partly(blob: &[u8]) -> LayerDigests {
+        let mut blob = blob;
+        read_layer(&mut blob, &mut |tar| tar.read_exact(&mut [0u8; 100])).unwrap()
+    }
+
+    #[test]
+    fn an_uncompressed_layer_is_hashed_once_and_its_diff_id_is_its_digest() {
+        let tar = small_tar();
+        let read = read_partly(&tar);
+        assert_eq!(read.kind, Kind::Tar);
+        assert_eq!(read.blob_digest, sha256_of(&tar));
+        assert_eq!(read.diff_id, sha256_of(&tar));
+        assert_eq!(
+            (read.blob_bytes, read.tar_bytes),
+            (tar.len() as u64, tar.len() as u64)
+        );
+    }
+
+    #[test]
+    fn a_compressed_layer_has_a_blob_digest_and_a_diff_id() {
+        let tar = small_tar();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar).unwrap();
+        let gz = gz.finish().unwrap();
+        let read = read_partly(&gz);
+        assert_eq!(read.kind, Kind::Gzip);
+        assert_eq!(read.blob_digest, sha256_of(&gz));
+        assert_eq!(read.diff_id, sha256_of(&tar));
+        assert_eq!(
+            (read.blob_bytes, read.tar_bytes),
+            (gz.len() as u64, tar.len() as u64)
+        );
+    }
 }
