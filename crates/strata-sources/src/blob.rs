@@ -10,7 +10,7 @@
 
 use std::io::{self, Cursor, Read, Seek};
 
-use strata_engine::{Matcher, Scratch};
+use strata_engine::{Match, Matcher, Scratch};
 
 use crate::{Collector, Hit, Limits, Origin};
 
@@ -158,38 +158,22 @@ impl<'a> BlobScanner<'a> {
 
     /// Feeds bytes in memory to the engine as they are.
     fn scan_plain_slice(&mut self, origin: &Origin, data: &[u8]) {
-        let matcher = self.matcher;
-        let hits = &mut self.hits;
-        matcher.scan_bytes(data, &mut self.scratch, &mut |found| {
-            if !matcher.path_allowed(found.rule_index, &origin.path) {
-                hits.push(Hit {
-                    origin: origin.clone(),
-                    found,
-                    fate: None,
-                });
-            }
-        });
+        self.matcher.scan_bytes(
+            data,
+            &mut self.scratch,
+            &mut keep_hits(self.matcher, &mut self.hits, origin),
+        );
         self.flush_hits();
         self.collector.scanned(data.len() as u64);
     }
 
     /// Feeds a stream to the engine as it is.
     pub fn scan_plain(&mut self, origin: &Origin, reader: &mut dyn Read) -> io::Result<()> {
-        let matcher = self.matcher;
-        let hits = &mut self.hits;
-        let stats = matcher.scan_reader(
+        let stats = self.matcher.scan_reader(
             reader,
             self.limits.chunk_size,
             &mut self.scratch,
-            &mut |found| {
-                if !matcher.path_allowed(found.rule_index, &origin.path) {
-                    hits.push(Hit {
-                        origin: origin.clone(),
-                        found,
-                        fate: None,
-                    });
-                }
-            },
+            &mut keep_hits(self.matcher, &mut self.hits, origin),
         );
         self.flush_hits();
         let stats = stats?;
@@ -339,6 +323,24 @@ impl<'a> BlobScanner<'a> {
             self.scan_member(&member, entry, depth)?;
         }
         Ok(())
+    }
+}
+
+/// The engine's sink for the stream named by `origin`: keeps every match
+/// the rule's path allowlist does not exempt, as a hit in `hits`.
+fn keep_hits<'s>(
+    matcher: &'s Matcher,
+    hits: &'s mut Vec<Hit>,
+    origin: &'s Origin,
+) -> impl FnMut(Match) + 's {
+    move |found| {
+        if !matcher.path_allowed(found.rule_index, &origin.path) {
+            hits.push(Hit {
+                origin: origin.clone(),
+                found,
+                fate: None,
+            });
+        }
     }
 }
 
