@@ -310,7 +310,6 @@ fn next_link(headers: &header::HeaderMap) -> Option<String> {
     None
 }
 
-/// `Retry-After` in seconds (the HTTP-date form is treated as "no hint").
 /// The retry schedule of every registry request: waits of 0.5, 1, 2 s …,
 /// or as long as the registry's `Retry-After` asks (up to
 /// [`MAX_RETRY_AFTER`]), for at most a given number of tries.
@@ -356,6 +355,7 @@ impl Backoff {
     }
 }
 
+/// `Retry-After` in seconds (the HTTP-date form is treated as "no hint").
 pub(super) fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
     headers
         .get(header::RETRY_AFTER)?
