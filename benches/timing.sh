@@ -9,12 +9,13 @@
 # Needs GNU time at /usr/bin/time and a `log` function from the caller.
 
 # time_once LABEL RUNS_FILE OUT_FILE CMD: one run of CMD (word-split on
-# purpose), its stdout to OUT_FILE and stderr to OUT_FILE.err; appends
-# "wall_seconds peak_rss_kb exit_code" to RUNS_FILE and logs it as LABEL.
+# purpose), its stdout to OUT_FILE (which may be /dev/null) and stderr to
+# RUNS_FILE.err; appends "wall_seconds peak_rss_kb exit_code" to RUNS_FILE
+# and logs it as LABEL.
 time_once() {
     local label=$1 runs=$2 out=$3 cmd=$4 rc=0 w r
     # shellcheck disable=SC2086 # the command is word-split on purpose
-    /usr/bin/time -f '%e %M' -o "$runs.time" $cmd >"$out" 2>"$out.err" || rc=$?
+    /usr/bin/time -f '%e %M' -o "$runs.time" $cmd >"$out" 2>"$runs.err" || rc=$?
     read -r w r < <(tail -n1 "$runs.time")
     echo "$w $r $rc" >>"$runs"
     log "  $label: ${w}s, $(( r / 1024 )) MB RSS, exit $rc"

@@ -424,7 +424,7 @@ for (( round = 1; round <= RUNS; round++ )); do
         time_once "${R_INPUT[$idx]}/${R_TOOL[$idx]} run $round" "$WORK/runs.$idx" "$out" \
             "${R_CMD[$idx]//@ARG@/${ARG[${R_INPUT[$idx]}]}}"
         rc=$(tail -n1 "$WORK/runs.$idx" | awk '{ print $3 }')
-        if [[ $rc -ne 0 && $rc -ne 1 ]]; then sed 's/^/    stderr: /' "$out.err" | head -5 >&2; fi
+        if [[ $rc -ne 0 && $rc -ne 1 ]]; then sed 's/^/    stderr: /' "$WORK/runs.$idx.err" | head -5 >&2; fi
     done
 done
 TABLE="$WORK/table.tsv"
