@@ -301,10 +301,10 @@ counterexamples = ["next_tkn = short"]
 "#;
     let m = matcher_from("lead-in.toml", rules);
     let hay = b"a NEXT_TKN = Q7vX2mPz9LkR4tWb\nMY_TKN=H3kP9zQ2xV7mL4nR\ntkn = Z8bN4cQ1wE6rT3yU\nobtkn = Z8bN4cQ1wE6rT3yA\n";
-    let found: Vec<(u64, Vec<u8>)> = scan(&m, hay)
-        .into_iter()
-        .map(|x| (x.start, x.secret))
-        .collect();
+    let starts_and_secrets = |matches: Vec<Match>| -> Vec<(u64, Vec<u8>)> {
+        matches.into_iter().map(|x| (x.start, x.secret)).collect()
+    };
+    let found = starts_and_secrets(scan(&m, hay));
     assert_eq!(
         found,
         vec![
@@ -314,10 +314,7 @@ counterexamples = ["next_tkn = short"]
         ]
     );
     for chunk in [64, 80, 100] {
-        let chunked: Vec<(u64, Vec<u8>)> = scan_chunked(&m, hay, chunk)
-            .into_iter()
-            .map(|x| (x.start, x.secret))
-            .collect();
+        let chunked = starts_and_secrets(scan_chunked(&m, hay, chunk));
         assert_eq!(chunked, found, "chunk size {chunk}");
     }
 }

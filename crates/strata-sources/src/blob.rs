@@ -139,10 +139,7 @@ impl<'a> BlobScanner<'a> {
         let nested_ok = depth < self.limits.max_archive_depth;
         match kind {
             Kind::Zip if nested_ok => {
-                if let Err(e) = self.scan_zip(origin, Cursor::new(data), depth) {
-                    self.unreadable_zip(origin, e);
-                    self.scan_plain_slice(origin, data);
-                }
+                self.scan_zip_in_memory(origin, data, depth);
                 Ok(())
             }
             Kind::Tar if nested_ok => self.scan_tar(origin, &mut &data[..], depth),
@@ -270,18 +267,18 @@ impl<'a> BlobScanner<'a> {
             );
             return self.scan_plain(origin, &mut Cursor::new(data).chain(reader));
         }
-        if let Err(e) = self.scan_zip(origin, Cursor::new(&data[..]), depth) {
-            self.unreadable_zip(origin, e);
-            self.scan_plain_slice(origin, &data);
-        }
+        self.scan_zip_in_memory(origin, &data, depth);
         Ok(())
     }
 
-    /// Reports a stream that starts like a zip but cannot be opened as one;
-    /// the caller then scans its bytes as they are, so nothing goes unread.
-    fn unreadable_zip(&mut self, origin: &Origin, error: io::Error) {
-        self.collector
-            .problem(origin.path.clone(), error.to_string());
+    /// Scans the members of a zip held in memory. Bytes that start like a
+    /// zip but cannot be opened as one are reported, then scanned as they
+    /// are, so nothing goes unread.
+    fn scan_zip_in_memory(&mut self, origin: &Origin, data: &[u8], depth: usize) {
+        if let Err(e) = self.scan_zip(origin, Cursor::new(data), depth) {
+            self.collector.problem(origin.path.clone(), e.to_string());
+            self.scan_plain_slice(origin, data);
+        }
     }
 
     /// Scans every member of a zip-family archive.

@@ -60,24 +60,28 @@ const BATCH_BYTES: usize = 2 << 20;
 /// and zeroed once, not once per file.
 #[derive(Default)]
 struct Batch {
-    /// Initialized bytes; `used` of them belong to the files of the batch.
+    /// Initialized bytes; the files' ranges cover a prefix of them.
     data: Vec<u8>,
-    used: usize,
     files: Vec<(String, std::ops::Range<usize>)>,
 }
 
 impl Batch {
+    /// Bytes of `data` the files of the batch hold.
+    fn used(&self) -> usize {
+        self.files.last().map_or(0, |(_, range)| range.end)
+    }
+
     /// Reads the `size` bytes of the file at `path` from `entry`.
     fn read_file(&mut self, path: String, size: usize, entry: &mut impl Read) -> io::Result<()> {
-        let end = self.used + size;
+        let start = self.used();
+        let end = start + size;
         if self.data.len() < end {
             self.data.resize(end, 0);
         }
-        if let Err(e) = entry.read_exact(&mut self.data[self.used..end]) {
+        if let Err(e) = entry.read_exact(&mut self.data[start..end]) {
             return Err(io::Error::new(e.kind(), format!("{path}: {e}")));
         }
-        self.files.push((path, self.used..end));
-        self.used = end;
+        self.files.push((path, start..end));
         Ok(())
     }
 
@@ -89,7 +93,6 @@ impl Batch {
     /// file made it grow far past a batch's usual size.
     fn recycle(&mut self) {
         self.files.clear();
-        self.used = 0;
         if self.data.len() > 2 * BATCH_BYTES {
             self.data = Vec::new();
         }
@@ -312,7 +315,6 @@ pub fn scan_layer_with_workers(
         producer.join().expect("layer decoding thread panicked")
     });
     let (hits, mut problems, skipped) = collector.take();
-    let mut blob_bytes = 0;
     match &decoded {
         Err(error) => {
             // The tar walk usually reports the same failure; keep one message.
@@ -322,16 +324,13 @@ pub fn scan_layer_with_workers(
                 message: error.clone(),
             });
         }
-        Ok(decoded) => {
-            blob_bytes = decoded.blob_bytes;
-            problems.extend(digest_problems(layer, decoded));
-        }
+        Ok(decoded) => problems.extend(digest_problems(layer, decoded)),
     }
     LayerScan {
         events,
         files: collector.files(),
         bytes: collector.bytes(),
-        blob_bytes,
+        blob_bytes: decoded.as_ref().map_or(0, |d| d.blob_bytes),
         hits,
         problems,
         skipped,
@@ -436,7 +435,7 @@ fn walk_entries(
             if size <= WORKER_ENTRY_MAX.min(limits.max_entry_size) {
                 let mut entry = entry;
                 batch.read_file(path, size as usize, &mut entry)?;
-                if batch.used >= BATCH_BYTES {
+                if batch.used() >= BATCH_BYTES {
                     workers.hand_over(batch);
                 }
                 continue;
@@ -482,24 +481,24 @@ mod tests {
         builder.into_inner().unwrap()
     }
 
-    /// Reads the first 100 bytes of the tar only: the digests must still
-    /// cover every byte.
-    fn read_partly(blob: &[u8]) -> LayerDigests {
-        let mut blob = blob;
-        read_layer(&mut blob, &mut |tar| tar.read_exact(&mut [0u8; 100])).unwrap()
+    /// Reads `blob` with only the first 100 bytes of its tar taken, and
+    /// checks that both digests and both counts still cover every byte.
+    fn assert_read_whole(blob: &[u8], tar: &[u8], kind: Kind) {
+        let mut reader = blob;
+        let read = read_layer(&mut reader, &mut |tar| tar.read_exact(&mut [0u8; 100])).unwrap();
+        assert_eq!(read.kind, kind);
+        assert_eq!(read.blob_digest, sha256_of(blob));
+        assert_eq!(read.diff_id, sha256_of(tar));
+        assert_eq!(
+            (read.blob_bytes, read.tar_bytes),
+            (blob.len() as u64, tar.len() as u64)
+        );
     }
 
     #[test]
     fn an_uncompressed_layer_is_hashed_once_and_its_diff_id_is_its_digest() {
         let tar = small_tar();
-        let read = read_partly(&tar);
-        assert_eq!(read.kind, Kind::Tar);
-        assert_eq!(read.blob_digest, sha256_of(&tar));
-        assert_eq!(read.diff_id, sha256_of(&tar));
-        assert_eq!(
-            (read.blob_bytes, read.tar_bytes),
-            (tar.len() as u64, tar.len() as u64)
-        );
+        assert_read_whole(&tar, &tar, Kind::Tar);
     }
 
     #[test]
@@ -507,14 +506,6 @@ mod tests {
         let tar = small_tar();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(&tar).unwrap();
-        let gz = gz.finish().unwrap();
-        let read = read_partly(&gz);
-        assert_eq!(read.kind, Kind::Gzip);
-        assert_eq!(read.blob_digest, sha256_of(&gz));
-        assert_eq!(read.diff_id, sha256_of(&tar));
-        assert_eq!(
-            (read.blob_bytes, read.tar_bytes),
-            (gz.len() as u64, tar.len() as u64)
-        );
+        assert_read_whole(&gz.finish().unwrap(), &tar, Kind::Gzip);
     }
 }
