@@ -685,11 +685,23 @@ fn archives_inside_a_layer_are_opened() {
         "conf/.env",
         format!("T={}\n", t(2)).as_bytes(),
     )]));
+    // A log of two gzip members, the secret in the second: small gzip
+    // files are decoded whole in memory, and this one must not stop at its
+    // first member (of the same length, so the trailer's length fits it).
+    let second = format!("token={}\n", t(3));
+    let first = format!("{}\n", "-".repeat(second.len() - 1));
+    let mut log = gzip(first.as_bytes());
+    log.extend_from_slice(&gzip(second.as_bytes()));
     let spec = ImageSpec::with_layers(vec![
         base_layer(),
         LayerSpec::gzip(vec![
             file("app/lib/app.jar", &jar),
             file("app/vendor/bundle.tar.gz", &bundle),
+            file("app/log/app.log.1.gz", &log),
+            file(
+                "app/log/app.log.2.gz",
+                gzip(format!("token={}\n", t(4)).as_bytes()),
+            ),
         ]),
     ]);
     let built = write_oci_layout(&tree.path().join("layout"), &[("app", &spec)]);
@@ -702,6 +714,11 @@ fn archives_inside_a_layer_are_opened() {
     assert_layer(f, &built[0], 1);
     let g = the_one(&findings, &t(2));
     assert_eq!(g["path"], "/app/vendor/bundle.tar.gz!conf/.env");
+    // A compressed file adds no path level.
+    let h = the_one(&findings, &t(3));
+    assert_eq!(h["path"], "/app/log/app.log.1.gz");
+    assert_eq!(h["line"], 2);
+    assert_eq!(the_one(&findings, &t(4))["path"], "/app/log/app.log.2.gz");
 }
 
 #[test]

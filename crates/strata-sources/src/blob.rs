@@ -12,7 +12,7 @@ use std::io::{self, Cursor, Read, Seek};
 
 use strata_engine::{Match, Matcher, Scratch};
 
-use crate::{Collector, Hit, Limits, Origin};
+use crate::{inflate::GzipOneShot, Collector, Hit, Limits, Origin};
 
 /// What a stream's first bytes say it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +89,8 @@ pub struct BlobScanner<'a> {
     pub collector: &'a Collector,
     scratch: Scratch,
     hits: Vec<Hit>,
+    /// Decodes small gzip files in memory in one go; made on first use.
+    gzip: Option<GzipOneShot>,
 }
 
 impl<'a> BlobScanner<'a> {
@@ -103,6 +105,7 @@ impl<'a> BlobScanner<'a> {
             collector,
             scratch: matcher.new_scratch(),
             hits: Vec::new(),
+            gzip: None,
         }
     }
 
@@ -143,13 +146,33 @@ impl<'a> BlobScanner<'a> {
                 Ok(())
             }
             Kind::Tar if nested_ok => self.scan_tar(origin, &mut &data[..], depth),
-            Kind::Gzip | Kind::Zstd | Kind::Bzip2 if nested_ok => {
+            Kind::Gzip if nested_ok => self.scan_gzip_slice(origin, data, depth),
+            Kind::Zstd | Kind::Bzip2 if nested_ok => {
                 self.scan_compressed(origin, kind, &mut &data[..], depth)
             }
             _ => {
                 self.scan_plain_slice(origin, data);
                 Ok(())
             }
+        }
+    }
+
+    /// A gzip file in memory is decoded whole and its contents scanned in
+    /// place when it can be (see [`crate::inflate`]), else streamed.
+    fn scan_gzip_slice(&mut self, origin: &Origin, data: &[u8], depth: usize) -> io::Result<()> {
+        let max_len = usize::try_from(self.limits.max_entry_size).unwrap_or(usize::MAX);
+        let mut gzip = self.gzip.take().unwrap_or_default();
+        // A compressed stream adds no path level, as when streamed.
+        let result = gzip
+            .decode(data, max_len)
+            .map(|decoded| self.scan_slice(origin, decoded, depth + 1));
+        gzip.trim();
+        self.gzip = Some(gzip);
+        match result {
+            Some(result) => {
+                result.map_err(|e| io::Error::new(e.kind(), format!("decompressing: {e}")))
+            }
+            None => self.scan_compressed(origin, Kind::Gzip, &mut &data[..], depth),
         }
     }
 
