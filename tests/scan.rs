@@ -380,6 +380,43 @@ fn symlink_loops_do_not_hang_and_targets_are_not_followed() {
 }
 
 #[test]
+fn gzip_files_are_read_to_their_last_member() {
+    let tree = Tree::new();
+    // Small gzip files are decoded whole in memory; a file of two members
+    // (of the same length, so the trailer's length fits the first) must
+    // still be read to its end.
+    let second = format!("T={}\n", github_token(50));
+    let first = format!("{}\n", "-".repeat(second.len() - 1));
+    let mut log = gzip(first.as_bytes());
+    log.extend_from_slice(&gzip(second.as_bytes()));
+    tree.write("logs/app.log.1.gz", log);
+    tree.write(
+        "logs/app.log.2.gz",
+        gzip(format!("x\nT={}\n", github_token(51)).as_bytes()),
+    );
+    let run = scan_json(&tree, &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let mut found: Vec<(String, u64)> = run
+        .findings()
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            ("logs/app.log.1.gz".to_string(), 2),
+            ("logs/app.log.2.gz".to_string(), 2)
+        ]
+    );
+}
+
+#[test]
 fn decompression_bomb_is_cut_off_and_listed() {
     let tree = Tree::new();
     let zeros = vec![0u8; 8 << 20];

@@ -197,6 +197,9 @@ fn report_walk_error(collector: &Collector, root: &Path, err: &ignore::Error) {
 }
 
 /// Scans one file, opening it as an archive when its bytes say it is one.
+/// Gzip files up to this size are read whole (see `crate::inflate`).
+const WHOLE_GZIP_MAX: u64 = 4 << 20;
+
 fn scan_file(scanner: &mut BlobScanner<'_>, path: &Path, shown: String, size: u64, regular: bool) {
     if !regular {
         scanner.collector.skipped(shown, "not a regular file");
@@ -231,6 +234,15 @@ fn scan_file(scanner: &mut BlobScanner<'_>, path: &Path, shown: String, size: u6
                     scanner.scan_plain(&origin, &mut file)
                 }
             };
+        }
+        if sniff(&head) == Kind::Gzip
+            && scanner.limits.max_archive_depth > 0
+            && size <= WHOLE_GZIP_MAX
+        {
+            // Small gzip files are decoded in one go from memory.
+            let mut data = Vec::with_capacity(size as usize);
+            io::Cursor::new(head).chain(file).read_to_end(&mut data)?;
+            return scanner.scan_slice(&origin, &data, 0);
         }
         let mut stream = io::Cursor::new(head).chain(file);
         scanner.scan_stream(&origin, &mut stream, 0)
