@@ -22,6 +22,7 @@ use strata_sources::{
         fate::{fate_of, LayerEvents},
         layer::scan_layer,
         layer_place, masked_history,
+        priority::Priority,
         registry::RegistryClient,
         resolve::LayerRef,
         scan_config,
@@ -365,7 +366,9 @@ fn scan_one(
         diff_id,
         size,
     };
-    let scan = scan_layer(source.as_ref(), &layer, matcher, limits);
+    // A registry-wide run is about throughput across many layers, not one
+    // image's critical path: every layer at the same priority.
+    let scan = scan_layer(source.as_ref(), &layer, matcher, limits, Priority::Normal);
     ScannedLayer {
         record: LayerRecord {
             digest: digest.to_string(),

@@ -24,7 +24,10 @@ use std::{
 
 use strata_engine::Matcher;
 
-use super::{digest::HashingReader, fate::LayerEvents, resolve::LayerRef, store::BlobSource};
+use super::{
+    digest::HashingReader, fate::LayerEvents, priority::Priority, resolve::LayerRef,
+    store::BlobSource,
+};
 use crate::{
     blob::{read_head, sniff, BlobScanner, Capped, Kind},
     Collector, Hit, Limits, Origin, Problem, Skipped,
@@ -253,34 +256,41 @@ pub fn scan_layer(
     layer: &LayerRef,
     matcher: &Matcher,
     limits: &Limits,
+    priority: Priority,
 ) -> LayerScan {
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    scan_layer_with_workers(source, layer, matcher, limits, workers)
+    scan_layer_with_workers(source, layer, matcher, limits, workers, priority)
 }
 
 /// Scans one layer; `workers` threads match small entries (0: the walking
-/// thread matches everything itself).
+/// thread matches everything itself). The decoder, the walk and the
+/// workers each run on a thread made for this layer, so `priority` can be
+/// applied to all of them and to nothing else.
 pub fn scan_layer_with_workers(
     source: &dyn BlobSource,
     layer: &LayerRef,
     matcher: &Matcher,
     limits: &Limits,
     workers: usize,
+    priority: Priority,
 ) -> LayerScan {
     let collector = Collector::new();
-    let mut events = LayerEvents::default();
     let (tx, rx) = sync_channel(PIPE_DEPTH);
     let (batch_tx, batch_rx) = sync_channel::<Batch>(workers.max(1));
     let batch_rx = Mutex::new(batch_rx);
     // Batches come back for reuse; the walk takes one if there is one.
     let (spare_tx, spare_rx) = sync_channel::<Batch>(workers + 1);
-    let decoded = std::thread::scope(|scope| {
-        let producer = scope.spawn(|| decode(source, &layer.digest, tx));
+    let (decoded, events) = std::thread::scope(|scope| {
+        let producer = scope.spawn(|| {
+            priority.apply_to_this_thread();
+            decode(source, &layer.digest, tx)
+        });
         let collector = &collector;
         let batch_rx = &batch_rx;
         for _ in 0..workers {
             let spare_tx = spare_tx.clone();
             scope.spawn(move || {
+                priority.apply_to_this_thread();
                 let mut scanner = BlobScanner::new(matcher, limits, collector);
                 loop {
                     // The lock is held only while waiting for the next batch.
@@ -299,20 +309,27 @@ pub fn scan_layer_with_workers(
             });
         }
         drop(spare_tx);
-        let mut reader = ChannelReader::new(rx);
-        let mut scanner = BlobScanner::new(matcher, limits, collector);
-        let to_workers = (workers > 0).then_some(Workers {
-            batches: &batch_tx,
-            spare: &spare_rx,
+        let walker = scope.spawn(move || {
+            priority.apply_to_this_thread();
+            let mut events = LayerEvents::default();
+            let mut reader = ChannelReader::new(rx);
+            let mut scanner = BlobScanner::new(matcher, limits, collector);
+            let to_workers = (workers > 0).then_some(Workers {
+                batches: &batch_tx,
+                spare: &spare_rx,
+            });
+            if let Err(e) = walk_tar(&mut reader, &mut scanner, &mut events, limits, to_workers) {
+                collector.problem("", e.to_string());
+            }
+            // No more batches: the workers finish what is queued and stop.
+            drop(batch_tx);
+            // Let the decoder finish (it keeps hashing even if we stop reading).
+            drop(reader);
+            events
         });
-        if let Err(e) = walk_tar(&mut reader, &mut scanner, &mut events, limits, to_workers) {
-            collector.problem("", e.to_string());
-        }
-        // No more batches: the workers finish what is queued and stop.
-        drop(batch_tx);
-        // Let the decoder finish (it keeps hashing even if we stop reading).
-        drop(reader);
-        producer.join().expect("layer decoding thread panicked")
+        let events = walker.join().expect("layer walking thread panicked");
+        let decoded = producer.join().expect("layer decoding thread panicked");
+        (decoded, events)
     });
     let (hits, mut problems, skipped) = collector.take();
     match &decoded {

@@ -15,6 +15,7 @@ pub mod fate;
 pub mod layer;
 pub mod listing;
 pub mod platform;
+pub mod priority;
 pub mod reference;
 pub mod registry;
 pub mod resolve;
@@ -30,6 +31,7 @@ use self::{
     fate::fate_of,
     layer::{scan_layer, LayerScan},
     platform::Platform,
+    priority::Priority,
     reference::ImageLocation,
     resolve::{resolve_archive, resolve_oci_dir, ResolvedImage},
     spec::{History, ImageConfig},
@@ -160,15 +162,23 @@ pub fn scan_resolved(
             }
         }
     }
+    // The largest layers start first, and the others yield to them: see
+    // `priority`.
+    let size_of = |(_, image, index): &(String, &ResolvedImage, usize)| image.layers[*index].size;
+    let largest = distinct.iter().map(size_of).max().unwrap_or(0);
+    let mut by_size: Vec<_> = distinct.iter().collect();
+    by_size.sort_by_key(|layer| std::cmp::Reverse(size_of(layer)));
     let run = || {
-        distinct
+        by_size
             .par_iter()
-            .map(|(digest, image, index)| {
+            .map(|&(digest, image, index)| {
+                let layer = &image.layers[*index];
                 let scan = scan_layer(
                     image.source.as_ref(),
-                    &image.layers[*index],
+                    layer,
                     matcher,
                     &options.limits,
+                    Priority::for_layer(layer.size, largest),
                 );
                 (digest.clone(), Arc::new(scan))
             })
