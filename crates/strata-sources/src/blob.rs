@@ -169,9 +169,7 @@ impl<'a> BlobScanner<'a> {
         gzip.trim();
         self.gzip = Some(gzip);
         match result {
-            Some(result) => {
-                result.map_err(|e| io::Error::new(e.kind(), format!("decompressing: {e}")))
-            }
+            Some(result) => result.map_err(decompressing),
             None => self.scan_compressed(origin, Kind::Gzip, &mut &data[..], depth),
         }
     }
@@ -232,7 +230,7 @@ impl<'a> BlobScanner<'a> {
                 ),
             );
         }
-        result.map_err(|e| io::Error::new(e.kind(), format!("decompressing: {e}")))
+        result.map_err(decompressing)
     }
 
     fn scan_tar(&mut self, origin: &Origin, reader: &mut dyn Read, depth: usize) -> io::Result<()> {
@@ -344,6 +342,11 @@ impl<'a> BlobScanner<'a> {
         }
         Ok(())
     }
+}
+
+/// An error met while reading a decompressed stream, said to be one.
+pub(crate) fn decompressing(e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("decompressing: {e}"))
 }
 
 /// The engine's sink for the stream named by `origin`: keeps every match

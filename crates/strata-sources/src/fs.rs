@@ -196,10 +196,10 @@ fn report_walk_error(collector: &Collector, root: &Path, err: &ignore::Error) {
     collector.problem(path, format!("cannot read: {err}"));
 }
 
-/// Scans one file, opening it as an archive when its bytes say it is one.
 /// Gzip files up to this size are read whole (see `crate::inflate`).
 const WHOLE_GZIP_MAX: u64 = 4 << 20;
 
+/// Scans one file, opening it as an archive when its bytes say it is one.
 fn scan_file(scanner: &mut BlobScanner<'_>, path: &Path, shown: String, size: u64, regular: bool) {
     if !regular {
         scanner.collector.skipped(shown, "not a regular file");
@@ -219,7 +219,9 @@ fn scan_file(scanner: &mut BlobScanner<'_>, path: &Path, shown: String, size: u6
     let result = (|| -> io::Result<()> {
         let mut file = File::open(path)?;
         let head = read_head(&mut file)?;
-        if sniff(&head) == Kind::Zip && scanner.limits.max_archive_depth > 0 {
+        let kind = sniff(&head);
+        let nested_ok = scanner.limits.max_archive_depth > 0;
+        if kind == Kind::Zip && nested_ok {
             use std::io::Seek;
             file.rewind()?;
             return match scanner.scan_zip(&origin, io::BufReader::new(file), 0) {
@@ -235,10 +237,7 @@ fn scan_file(scanner: &mut BlobScanner<'_>, path: &Path, shown: String, size: u6
                 }
             };
         }
-        if sniff(&head) == Kind::Gzip
-            && scanner.limits.max_archive_depth > 0
-            && size <= WHOLE_GZIP_MAX
-        {
+        if kind == Kind::Gzip && nested_ok && size <= WHOLE_GZIP_MAX {
             // Small gzip files are decoded in one go from memory.
             let mut data = Vec::with_capacity(size as usize);
             io::Cursor::new(head).chain(file).read_to_end(&mut data)?;

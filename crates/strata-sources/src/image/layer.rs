@@ -29,7 +29,7 @@ use super::{
     store::BlobSource,
 };
 use crate::{
-    blob::{read_head, sniff, BlobScanner, Capped, Kind},
+    blob::{decompressing, read_head, sniff, BlobScanner, Capped, Kind},
     Collector, Hit, Limits, Origin, Problem, Skipped,
 };
 
@@ -202,9 +202,7 @@ pub fn read_layer(
         _ => HashingReader::counting(decoder),
     };
     each(&mut decoded)?;
-    decoded
-        .drain()
-        .map_err(|e| io::Error::new(e.kind(), format!("decompressing: {e}")))?;
+    decoded.drain().map_err(decompressing)?;
     let diff_id = decoded.digest();
     let tar_bytes = decoded.bytes_read();
     drop(decoded);
@@ -233,7 +231,7 @@ fn decode(
                 let n = decoded
                     .take(PIPE_CHUNK as u64)
                     .read_to_end(&mut chunk)
-                    .map_err(|e| io::Error::new(e.kind(), format!("decompressing: {e}")))?;
+                    .map_err(decompressing)?;
                 // At the end, or the scanner stopped early (a corrupt tar):
                 // read_layer hashes the rest, so the digest is still checked.
                 if n == 0 || tx.send(Ok(chunk)).is_err() {
