@@ -17,7 +17,7 @@ pub mod blob;
 pub mod collect;
 pub mod fs;
 pub mod image;
-mod inflate;
+pub mod inflate;
 pub mod limits;
 pub mod origin;
 
