@@ -17,12 +17,13 @@
 //!   layer is an uncompressed tar: that is its blob, hashed once;
 //!   `layer::read_layer` does both, for strata and for this floor;
 //! - by default, decode on a thread of its own that hands 256 KiB chunks
-//!   through a bounded channel of depth 8 to the walking thread, as strata
-//!   does (`--inline` decodes and walks on one thread instead);
+//!   through a bounded channel of depth 8 to the walking thread, with
+//!   strata's own `layer::decode_to_channel` and `ChannelReader`
+//!   (`--inline` decodes and walks on one thread instead);
 //! - walk the tar with the `tar` crate and read every regular entry's bytes
 //!   in 1 MiB reads (the engine's chunk size) into a sink;
 //! - drain the rest of both streams and compare both digests with the
-//!   manifest's and the config's.
+//!   manifest's and the config's (`layer::digest_problems`, strata's check).
 //!
 //! Distinct layers run in parallel on a rayon pool of `-j N` threads
 //! (default 2, what the benchmark gives strata). Nested archives inside
@@ -52,10 +53,7 @@
 use std::{
     collections::HashSet,
     io::{self, Read},
-    sync::{
-        mpsc::{sync_channel, SyncSender},
-        Arc,
-    },
+    sync::{mpsc::sync_channel, Arc},
     time::Instant,
 };
 
@@ -65,7 +63,9 @@ use strata_sources::{
     blob::{sniff, Kind},
     image::{
         credentials::CredentialStore,
-        layer::{read_layer, ChannelReader, LayerDigests},
+        layer::{
+            decode_to_channel, digest_problems, read_layer, ChannelReader, LayerDigests, PIPE_DEPTH,
+        },
         platform::Platform,
         registry::{RegistryClient, RegistryOptions},
         resolve,
@@ -76,10 +76,6 @@ use strata_sources::{
     inflate::GzipOneShot,
     Limits,
 };
-
-/// Same as `image::layer`: decoded chunks of 256 KiB, 8 in flight.
-const PIPE_CHUNK: usize = 256 << 10;
-const PIPE_DEPTH: usize = 8;
 
 #[derive(Default, Debug, Clone)]
 struct LayerStats {
@@ -123,17 +119,18 @@ struct Bound<'m> {
     whole: Vec<u8>,
 }
 
-impl Bound<'_> {
-    fn keyword_pass(&self, bytes: &[u8], stats: &mut LayerStats) {
-        stats.keyword_hits += self.matcher.count_keyword_hits(bytes) as u64;
-    }
+/// The engine's keyword pass over `bytes`, its hits counted.
+fn keyword_pass(matcher: &Matcher, bytes: &[u8], stats: &mut LayerStats) {
+    stats.keyword_hits += matcher.count_keyword_hits(bytes) as u64;
+}
 
+impl Bound<'_> {
     /// Inflates the gzip file gathered in `whole` and runs the keyword
     /// pass over its contents.
     fn nested_gzip(&mut self, stats: &mut LayerStats, buf: &mut [u8]) -> io::Result<()> {
         if let Some(decoded) = self.gzip.decode(&self.whole, usize::MAX) {
             stats.inflated_bytes += decoded.len() as u64;
-            stats.keyword_hits += self.matcher.count_keyword_hits(decoded) as u64;
+            keyword_pass(self.matcher, decoded, stats);
         } else {
             let mut stream = flate2::read::MultiGzDecoder::new(&self.whole[..]);
             loop {
@@ -142,7 +139,7 @@ impl Bound<'_> {
                     break;
                 }
                 stats.inflated_bytes += n as u64;
-                self.keyword_pass(&buf[..n], stats);
+                keyword_pass(self.matcher, &buf[..n], stats);
             }
         }
         self.gzip.trim();
@@ -183,7 +180,7 @@ fn walk_tar(
             }
             match bound.as_deref_mut() {
                 Some(bound) if kind == Kind::Gzip => bound.whole.extend_from_slice(&buf[..n]),
-                Some(bound) => bound.keyword_pass(&buf[..n], stats),
+                Some(bound) => keyword_pass(bound.matcher, &buf[..n], stats),
                 None => {
                     std::hint::black_box(&buf[..n]);
                 }
@@ -224,29 +221,17 @@ fn floor_layer(
             walk_tar(r, &mut stats, &mut buf, bound.as_mut())
         })
     } else {
-        let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(PIPE_DEPTH);
+        let (tx, rx) = sync_channel(PIPE_DEPTH);
         std::thread::scope(|scope| {
-            let producer = scope.spawn(move || {
-                let tx2: SyncSender<io::Result<Vec<u8>>> = tx.clone();
-                let result = decode_with(source, &layer.digest, &mut |decoded| loop {
-                    let mut chunk = Vec::with_capacity(PIPE_CHUNK);
-                    let n = decoded.take(PIPE_CHUNK as u64).read_to_end(&mut chunk)?;
-                    if n == 0 || tx2.send(Ok(chunk)).is_err() {
-                        return Ok(());
-                    }
-                });
-                if let Err(e) = &result {
-                    let _ = tx.send(Err(io::Error::new(e.kind(), e.to_string())));
-                }
-                result
-            });
+            let producer = scope.spawn(move || decode_to_channel(source, &layer.digest, tx));
             let mut reader = ChannelReader::new(rx);
             let mut buf = vec![0u8; strata_engine::DEFAULT_CHUNK_SIZE];
             let walked = walk_tar(&mut reader, &mut stats, &mut buf, bound.as_mut());
             drop(reader);
             let decoded = producer.join().expect("decoding thread panicked");
             match (decoded, walked) {
-                (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+                (Err(e), _) => Err(io::Error::other(e)),
+                (Ok(_), Err(e)) => Err(e),
                 (Ok(d), Ok(())) => Ok(d),
             }
         })
@@ -256,15 +241,11 @@ fn floor_layer(
             stats.kind = format!("{:?}", decoded.kind).to_lowercase();
             stats.blob_bytes = decoded.blob_bytes;
             stats.tar_bytes = decoded.tar_bytes;
-            if decoded.blob_digest != layer.digest {
-                stats.error = Some(format!("blob hashes to {}", decoded.blob_digest));
-            } else if layer
-                .diff_id
-                .as_ref()
-                .is_some_and(|d| *d != decoded.diff_id)
-            {
-                stats.error = Some(format!("diff id mismatch: {}", decoded.diff_id));
-            }
+            // strata's own checks; the first failure is the layer's error.
+            stats.error = digest_problems(layer, &decoded)
+                .into_iter()
+                .next()
+                .map(|problem| problem.message);
         }
         Err(e) => stats.error = Some(e.to_string()),
     }

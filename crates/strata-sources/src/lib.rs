@@ -7,7 +7,7 @@
 //! - [`blob`] scans one stream: it sniffs magic bytes and opens nested
 //!   archives (zip-family, tar, gzip, zstd) up to a depth limit, naming
 //!   members `outer.zip!inner/path`.
-//! - `inflate` decodes small gzip files held in memory in one go.
+//! - [`inflate`] decodes small gzip files held in memory in one go.
 //! - [`collect`] gathers matches, errors and skipped inputs from many threads.
 //!
 //! Every input that cannot be read becomes an error in the [`Collector`]

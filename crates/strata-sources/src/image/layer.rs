@@ -49,8 +49,10 @@ pub struct LayerScan {
     pub blob_bytes: u64,
 }
 
+/// The decoder hands the walk chunks of this size ...
 const PIPE_CHUNK: usize = 256 << 10;
-const PIPE_DEPTH: usize = 8;
+/// ... at most this many ahead of it: the depth of the channel between them.
+pub const PIPE_DEPTH: usize = 8;
 /// Entries up to this size are read whole and matched by a worker; larger
 /// ones are streamed through the engine on the walking thread.
 const WORKER_ENTRY_MAX: u64 = 8 << 20;
@@ -217,9 +219,11 @@ pub fn read_layer(
     })
 }
 
-/// Reads, verifies and decodes the blob, sending decoded chunks to `tx`.
-/// Errors are sent to `tx` too, and returned.
-fn decode(
+/// Reads, verifies and decodes the blob, sending decoded chunks to `tx`
+/// (a channel of [`PIPE_DEPTH`], read by a [`ChannelReader`]; the
+/// decode-only benchmark floor pipes layers with it too). Errors are sent
+/// to `tx` too, and returned.
+pub fn decode_to_channel(
     source: &dyn BlobSource,
     digest: &str,
     tx: SyncSender<io::Result<Vec<u8>>>,
@@ -281,7 +285,7 @@ pub fn scan_layer_with_workers(
     let (decoded, events) = std::thread::scope(|scope| {
         let producer = scope.spawn(|| {
             priority.apply_to_this_thread();
-            decode(source, &layer.digest, tx)
+            decode_to_channel(source, &layer.digest, tx)
         });
         let collector = &collector;
         let batch_rx = &batch_rx;
@@ -354,7 +358,7 @@ pub fn scan_layer_with_workers(
 
 /// A blob that does not hash to the manifest's digest, or a tar that does
 /// not hash to the config's diff id, is an error of the layer.
-fn digest_problems(layer: &LayerRef, decoded: &LayerDigests) -> Vec<Problem> {
+pub fn digest_problems(layer: &LayerRef, decoded: &LayerDigests) -> Vec<Problem> {
     let mut problems = Vec::new();
     if decoded.blob_digest != layer.digest {
         problems.push(Problem {
