@@ -1,5 +1,7 @@
 //! Limits that keep a scan bounded whatever its input: file size, archive
-//! depth and decompressed size (a decompression bomb is cut off, not obeyed).
+//! depth, decompressed size per member and per input (a decompression bomb
+//! is cut off, not obeyed; see [`crate::budget`]), and how far an image
+//! layer may expand.
 
 /// Bounds for one scan.
 #[derive(Debug, Clone)]
@@ -16,6 +18,15 @@ pub struct Limits {
     pub max_buffered_archive: u64,
     /// Bytes read per engine chunk.
     pub chunk_size: usize,
+    /// What the archives inside one top-level input may expand to, at
+    /// least: decompressed bytes (see [`crate::budget::Budget`]) ...
+    pub max_decompressed: u64,
+    /// ... or this many times the input's own size, if that is more. An
+    /// image layer may also expand this far, and at least
+    /// `max_decompressed`, from its stored blob.
+    pub max_expansion_ratio: u64,
+    /// Archive members one input may open, at least.
+    pub max_archive_entries: u64,
 }
 
 impl Default for Limits {
@@ -26,6 +37,9 @@ impl Default for Limits {
             max_archive_depth: 4,
             max_buffered_archive: 64 << 20,
             chunk_size: strata_engine::DEFAULT_CHUNK_SIZE,
+            max_decompressed: 1 << 30,
+            max_expansion_ratio: 100,
+            max_archive_entries: 1 << 20,
         }
     }
 }
