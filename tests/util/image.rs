@@ -72,6 +72,8 @@ pub enum Entry {
     Symlink(String, String),
     /// A hard link at the first path to the second (a path inside the image).
     Hardlink(String, String),
+    /// Tar blocks written as they are (see [`typed_entry`], [`sparse_entry`]).
+    Raw(Vec<u8>),
 }
 
 fn clean(path: &str) -> String {
@@ -97,6 +99,51 @@ pub fn symlink(path: &str, target: &str) -> Entry {
 }
 pub fn hardlink(path: &str, target: &str) -> Entry {
     Entry::Hardlink(clean(path), clean(target))
+}
+
+/// A file entry of type `kind` (`7` contiguous, an unknown type, …):
+/// header and padded data blocks.
+pub fn typed_entry(path: &str, kind: tar::EntryType, data: &[u8]) -> Entry {
+    let mut header = tar::Header::new_gnu();
+    header.set_path(clean(path)).unwrap();
+    header.set_mode(0o644);
+    header.set_size(data.len() as u64);
+    header.set_entry_type(kind);
+    header.set_cksum();
+    Entry::Raw(blocks(&header, data))
+}
+
+/// A GNU sparse file (`S`): `hole` zero bytes (a multiple of 512), then
+/// `data`; only `data` is stored in the archive.
+pub fn sparse_entry(path: &str, hole: u64, data: &[u8]) -> Entry {
+    let octal = |value: u64| {
+        let mut field = [0u8; 12];
+        field[..11].copy_from_slice(format!("{value:011o}").as_bytes());
+        field
+    };
+    let mut header = tar::Header::new_gnu();
+    header.set_path(clean(path)).unwrap();
+    header.set_mode(0o644);
+    header.set_size(data.len() as u64);
+    header.set_entry_type(tar::EntryType::GNUSparse);
+    let gnu = header.as_gnu_mut().unwrap();
+    gnu.sparse[0].offset = octal(hole);
+    gnu.sparse[0].numbytes = octal(data.len() as u64);
+    gnu.realsize = octal(hole + data.len() as u64);
+    header.set_cksum();
+    Entry::Raw(blocks(&header, data))
+}
+
+fn blocks(header: &tar::Header, data: &[u8]) -> Vec<u8> {
+    let mut out = header.as_bytes().to_vec();
+    out.extend_from_slice(data);
+    out.resize(out.len().div_ceil(512) * 512, 0);
+    out
+}
+
+/// A tar of `entries` (for files that are archives, not layers).
+pub fn tar_of(entries: &[Entry]) -> Vec<u8> {
+    layer_tar(entries, false)
 }
 
 /// How a layer blob is compressed.
@@ -350,6 +397,7 @@ fn layer_tar(entries: &[Entry], corrupt_tail: bool) -> Vec<u8> {
                 let mut h = header(tar::EntryType::Link, 0o644, 0);
                 builder.append_link(&mut h, path, target).unwrap();
             }
+            Entry::Raw(blocks) => builder.get_mut().extend_from_slice(blocks),
         }
     }
     let victim_at = builder.get_ref().len();

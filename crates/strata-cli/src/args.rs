@@ -130,8 +130,16 @@ pub struct ScanArgs {
     pub max_file_size: u64,
 
     /// How many archives deep to look inside (zip, jar, tar, tar.gz, …); 0 scans archives as raw bytes.
+    /// An archive past the limit is scanned raw and listed as skipped.
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub max_archive_depth: usize,
+
+    /// What the archives inside one file may expand to in all: SIZE, or 100
+    /// times the file's size if that is more. Past it (a decompression
+    /// bomb) the scan is incomplete and the rest of the file is scanned
+    /// without opening archives.
+    #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = parse_size)]
+    pub max_decompressed: u64,
 
     /// Scanning threads (default: one per core).
     #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
@@ -178,6 +186,13 @@ pub struct ImageSourceArgs {
     /// How many archives deep to look inside layers (jar, zip, tar.gz, …).
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub max_archive_depth: usize,
+
+    /// How far a layer may expand from its compressed blob, and what the
+    /// archives inside a layer may expand to in all: SIZE, or 100 times the
+    /// layer's compressed size if that is more. Past it (a decompression
+    /// bomb) the layer is an error.
+    #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = parse_size)]
+    pub max_decompressed: u64,
 
     /// Layers scanned in parallel (default: one per core).
     #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]

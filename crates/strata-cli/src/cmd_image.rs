@@ -30,6 +30,7 @@ pub fn image_options<'a>(
             max_file_size: source.max_file_size,
             max_entry_size: source.max_file_size,
             max_archive_depth: source.max_archive_depth,
+            max_decompressed: source.max_decompressed,
             ..Limits::default()
         },
         registry,

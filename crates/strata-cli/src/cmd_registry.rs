@@ -47,7 +47,8 @@ fn profile_options(matcher: &Matcher, limits: &Limits, fingerprinter: &Fingerpri
     let allow = &options.global_allowlist;
     format!(
         "report_invalid={}\nallow_paths={:?}\nallow_regexes={:?}\nallow_stopwords={:?}\n\
-         fingerprint={}\nmax_file_size={}\nmax_entry_size={}\nmax_archive_depth={}\nmax_buffered_archive={}",
+         fingerprint={}\nmax_file_size={}\nmax_entry_size={}\nmax_archive_depth={}\nmax_buffered_archive={}\n\
+         max_decompressed={}\nmax_expansion_ratio={}\nmax_archive_entries={}",
         options.report_invalid,
         allow.path_globs,
         allow.regexes,
@@ -57,6 +58,9 @@ fn profile_options(matcher: &Matcher, limits: &Limits, fingerprinter: &Fingerpri
         limits.max_entry_size,
         limits.max_archive_depth,
         limits.max_buffered_archive,
+        limits.max_decompressed,
+        limits.max_expansion_ratio,
+        limits.max_archive_entries,
     )
 }
 

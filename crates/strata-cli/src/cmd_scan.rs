@@ -15,6 +15,7 @@ pub fn run(args: ScanArgs) -> Result<i32> {
             max_file_size: args.max_file_size,
             max_entry_size: args.max_file_size,
             max_archive_depth: args.max_archive_depth,
+            max_decompressed: args.max_decompressed,
             ..Limits::default()
         },
         exclude: args.exclude.clone(),

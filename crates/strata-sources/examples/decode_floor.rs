@@ -108,7 +108,7 @@ fn decode_with(
     each: &mut dyn FnMut(&mut dyn Read) -> io::Result<()>,
 ) -> io::Result<LayerDigests> {
     let mut raw = source.open(digest)?;
-    read_layer(&mut raw, each)
+    read_layer(&mut raw, &strata_sources::Limits::default(), each)
 }
 
 /// The work `--bound` adds on top of the floor.
@@ -223,7 +223,8 @@ fn floor_layer(
     } else {
         let (tx, rx) = sync_channel(PIPE_DEPTH);
         std::thread::scope(|scope| {
-            let producer = scope.spawn(move || decode_to_channel(source, &layer.digest, tx));
+            let limits = strata_sources::Limits::default();
+            let producer = scope.spawn(move || decode_to_channel(source, layer, &limits, tx));
             let mut reader = ChannelReader::new(rx);
             let mut buf = vec![0u8; strata_engine::DEFAULT_CHUNK_SIZE];
             let walked = walk_tar(&mut reader, &mut stats, &mut buf, bound.as_mut());

@@ -72,8 +72,9 @@ pub fn scan_paths(
             let mut scanner = BlobScanner::new(matcher, &options.limits, collector);
             let stdin = io::stdin();
             let mut lock = stdin.lock();
+            scanner.begin_input("-", 0);
             if let Err(e) = scanner.scan_stream(&Origin::path("-"), &mut lock, 0) {
-                collector.problem("-", format!("reading standard input: {e}"));
+                scanner.report_error("-", "reading standard input: ", &e);
             }
             continue;
         }
@@ -216,6 +217,7 @@ fn scan_file(scanner: &mut BlobScanner<'_>, path: &Path, shown: String, size: u6
         return;
     }
     let origin = Origin::path(shown);
+    scanner.begin_input(&origin.path, size);
     let result = (|| -> io::Result<()> {
         let mut file = File::open(path)?;
         let head = read_head(&mut file)?;
@@ -229,9 +231,7 @@ fn scan_file(scanner: &mut BlobScanner<'_>, path: &Path, shown: String, size: u6
                 // Not a readable zip after all: scan the bytes as they are,
                 // and still say the archive could not be opened.
                 Err(e) => {
-                    scanner
-                        .collector
-                        .problem(origin.path.clone(), e.to_string());
+                    scanner.report_error(&origin.path, "", &e);
                     let mut file = File::open(path)?;
                     scanner.scan_plain(&origin, &mut file)
                 }
@@ -247,8 +247,6 @@ fn scan_file(scanner: &mut BlobScanner<'_>, path: &Path, shown: String, size: u6
         scanner.scan_stream(&origin, &mut stream, 0)
     })();
     if let Err(e) = result {
-        scanner
-            .collector
-            .problem(origin.path, format!("cannot read: {e}"));
+        scanner.report_error(&origin.path, "cannot read: ", &e);
     }
 }

@@ -64,6 +64,62 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
+/// A blob read to exactly the size its descriptor gives: more bytes, or
+/// fewer, are an error. Without it a registry sending an endless body, or
+/// a layout whose blob is a link to `/dev/zero`, is read forever (a digest
+/// is only checked at the end of the stream, which never comes).
+pub struct ExactSize<R> {
+    inner: R,
+    expected: u64,
+    read: u64,
+}
+
+impl<R: Read> ExactSize<R> {
+    pub fn new(inner: R, expected: u64) -> ExactSize<R> {
+        ExactSize {
+            inner,
+            expected,
+            read: 0,
+        }
+    }
+}
+
+impl<R: Read> Read for ExactSize<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.read == self.expected {
+            let mut probe = [0u8; 1];
+            return match self.inner.read(&mut probe)? {
+                0 => Ok(0),
+                _ => Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "blob is longer than the {} bytes its descriptor gives",
+                        self.expected
+                    ),
+                )),
+            };
+        }
+        let want = buf
+            .len()
+            .min((self.expected - self.read).min(usize::MAX as u64) as usize);
+        let n = self.inner.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "blob is truncated: it ends after {} of the {} bytes its descriptor gives",
+                    self.read, self.expected
+                ),
+            ));
+        }
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
 /// Checks that `digest` is a `sha256:` digest of 64 lower-case hex digits
 /// (the only algorithm strata verifies; anything else is refused, not trusted).
 pub fn check_digest_syntax(digest: &str) -> Result<&str, String> {
@@ -91,6 +147,26 @@ pub fn sha256_of(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exact_size_refuses_longer_and_shorter_blobs() {
+        let read = |data: &[u8], expected| {
+            let mut out = Vec::new();
+            ExactSize::new(data, expected)
+                .read_to_end(&mut out)
+                .map(|_| out)
+        };
+        assert_eq!(read(b"abcd", 4).unwrap(), b"abcd");
+        let longer = read(b"abcde", 4).unwrap_err();
+        assert!(
+            longer.to_string().contains("longer than the 4 bytes"),
+            "{longer}"
+        );
+        let shorter = read(b"abc", 4).unwrap_err();
+        assert_eq!(shorter.kind(), io::ErrorKind::UnexpectedEof);
+        let mut endless = ExactSize::new(io::repeat(0), 1 << 20);
+        assert!(io::copy(&mut endless, &mut io::sink()).is_err());
+    }
 
     #[test]
     fn hashes_what_passes_through() {

@@ -13,23 +13,35 @@
 //! After the tar walk the rest of the stream is drained: the tar reader stops
 //! at the end-of-archive blocks, and a digest is only meaningful over every
 //! byte. A digest or diff-id mismatch is an error of the layer.
+//!
+//! Every read is bounded: the blob is held to the size its descriptor (or
+//! its tar header, in a `docker save`) gives, a compressed layer may expand
+//! only so far ([`Limits::max_expansion_ratio`], at least
+//! [`Limits::max_decompressed`]), and the archives inside the layer's files
+//! share one decompression budget ([`crate::budget`]).
 
 use std::{
+    cell::Cell,
     io::{self, Read},
     sync::{
         mpsc::{sync_channel, Receiver, SyncSender},
-        Mutex,
+        Arc, Mutex,
     },
 };
 
 use strata_engine::Matcher;
 
 use super::{
-    digest::HashingReader, fate::LayerEvents, priority::Priority, resolve::LayerRef,
+    digest::{ExactSize, HashingReader},
+    fate::LayerEvents,
+    priority::Priority,
+    resolve::LayerRef,
     store::BlobSource,
 };
 use crate::{
     blob::{decompressing, read_head, sniff, BlobScanner, Capped, Kind},
+    budget::Budget,
+    tarball::{content_of, EntryContent, Watch, Watched},
     Collector, Hit, Limits, Origin, Problem, Skipped,
 };
 
@@ -187,18 +199,80 @@ pub struct LayerDigests {
     pub tar_bytes: u64,
 }
 
+/// A reader that counts what it reads into a cell the caller can watch.
+struct Counted<'c, R> {
+    inner: R,
+    count: &'c Cell<u64>,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// A layer's decoded tar, cut off with an error once it has expanded past
+/// `ratio` times the blob bytes read so far and past `floor` bytes: a gzip
+/// layer of 208 MB that inflates to 200 GiB is a bomb, not an image.
+struct Expansion<'c, R> {
+    inner: R,
+    blob_read: &'c Cell<u64>,
+    decoded: u64,
+    ratio: u64,
+    floor: u64,
+}
+
+impl<R: Read> Read for Expansion<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.decoded += n as u64;
+        let allowed = self
+            .blob_read
+            .get()
+            .saturating_mul(self.ratio)
+            .max(self.floor);
+        if self.decoded > allowed {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "layer expands past {} bytes from {} compressed bytes, more than {}x (possible decompression bomb; see --max-decompressed); not scanned further",
+                    self.decoded - n as u64,
+                    self.blob_read.get(),
+                    self.ratio
+                ),
+            ));
+        }
+        Ok(n)
+    }
+}
+
 /// Reads a layer blob to its end, handing its decoded tar to `each` on the
 /// way (the decode-only benchmark floor reads layers with it too). The blob
 /// is hashed as it is read; a compressed layer's tar is hashed as well. An
 /// uncompressed layer's tar is its blob byte for byte, so it is hashed once,
 /// and its diff id is its blob digest. Whatever `each` leaves unread is
-/// drained: a digest only means something over every byte.
+/// drained: a digest only means something over every byte. A compressed
+/// layer that expands past what `limits` allow is an error.
 pub fn read_layer(
     blob: &mut dyn Read,
+    limits: &Limits,
     each: &mut dyn FnMut(&mut dyn Read) -> io::Result<()>,
 ) -> io::Result<LayerDigests> {
-    let mut blob = HashingReader::new(blob);
+    let blob_read = Cell::new(0);
+    let mut blob = HashingReader::new(Counted {
+        inner: blob,
+        count: &blob_read,
+    });
     let (kind, decoder) = layer_decoder(&mut blob)?;
+    let decoder = Expansion {
+        inner: decoder,
+        blob_read: &blob_read,
+        decoded: 0,
+        ratio: limits.max_expansion_ratio,
+        floor: limits.max_decompressed,
+    };
     let mut decoded = match kind {
         Kind::Gzip | Kind::Zstd => HashingReader::new(decoder),
         _ => HashingReader::counting(decoder),
@@ -219,17 +293,29 @@ pub fn read_layer(
     })
 }
 
+/// The size a layer's blob must have: its descriptor's, or where the
+/// descriptor gives none (a legacy `docker save`), the store's own record.
+fn expected_size(source: &dyn BlobSource, layer: &LayerRef) -> u64 {
+    match layer.size {
+        0 => source.stored_size(&layer.digest).unwrap_or(0),
+        size => size,
+    }
+}
+
 /// Reads, verifies and decodes the blob, sending decoded chunks to `tx`
 /// (a channel of [`PIPE_DEPTH`], read by a [`ChannelReader`]; the
 /// decode-only benchmark floor pipes layers with it too). Errors are sent
 /// to `tx` too, and returned.
 pub fn decode_to_channel(
     source: &dyn BlobSource,
-    digest: &str,
+    layer: &LayerRef,
+    limits: &Limits,
     tx: SyncSender<io::Result<Vec<u8>>>,
 ) -> Result<LayerDigests, String> {
-    let result = source.open(digest).and_then(|mut blob| {
-        read_layer(&mut blob, &mut |decoded| {
+    let expected = expected_size(source, layer);
+    let result = source.open(&layer.digest).and_then(|blob| {
+        let mut blob = ExactSize::new(blob, expected);
+        read_layer(&mut blob, limits, &mut |decoded| {
             loop {
                 let mut chunk = Vec::with_capacity(PIPE_CHUNK);
                 let n = decoded
@@ -282,18 +368,22 @@ pub fn scan_layer_with_workers(
     let batch_rx = Mutex::new(batch_rx);
     // Batches come back for reuse; the walk takes one if there is one.
     let (spare_tx, spare_rx) = sync_channel::<Batch>(workers + 1);
+    // The archives inside the layer's files share one budget.
+    let budget = Arc::new(Budget::for_input("", layer.size, limits));
     let (decoded, events) = std::thread::scope(|scope| {
         let producer = scope.spawn(|| {
             priority.apply_to_this_thread();
-            decode_to_channel(source, &layer.digest, tx)
+            decode_to_channel(source, layer, limits, tx)
         });
         let collector = &collector;
         let batch_rx = &batch_rx;
         for _ in 0..workers {
             let spare_tx = spare_tx.clone();
+            let budget = budget.clone();
             scope.spawn(move || {
                 priority.apply_to_this_thread();
                 let mut scanner = BlobScanner::new(matcher, limits, collector);
+                scanner.share_budget(budget.clone());
                 loop {
                     // The lock is held only while waiting for the next batch.
                     let next = batch_rx.lock().unwrap().recv();
@@ -301,7 +391,7 @@ pub fn scan_layer_with_workers(
                     for (path, range) in batch.files.drain(..) {
                         let origin = Origin::path(path);
                         if let Err(e) = scanner.scan_slice(&origin, &batch.data[range], 0) {
-                            collector.problem(origin.path.clone(), e.to_string());
+                            scanner.report_error(&origin.path, "", &e);
                         }
                     }
                     batch.recycle();
@@ -316,6 +406,7 @@ pub fn scan_layer_with_workers(
             let mut events = LayerEvents::default();
             let mut reader = ChannelReader::new(rx);
             let mut scanner = BlobScanner::new(matcher, limits, collector);
+            scanner.share_budget(budget.clone());
             let to_workers = (workers > 0).then_some(Workers {
                 batches: &batch_tx,
                 spare: &spare_rx,
@@ -424,20 +515,14 @@ fn walk_entries(
     workers: Option<Workers<'_>>,
     batch: &mut Batch,
 ) -> io::Result<()> {
-    let mut archive = tar::Archive::new(reader);
-    for entry in archive
-        .entries()
-        .map_err(|e| io::Error::new(e.kind(), format!("corrupt tar: {e}")))?
-    {
-        let entry = entry
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("corrupt tar: {e}")))?;
+    let watch = Watch::default();
+    let mut archive = tar::Archive::new(Watched::new(reader, &watch));
+    let entries = archive.entries().map_err(|e| watch.describe(&e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| watch.describe(&e))?;
         let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let kind = entry.header().entry_type();
-        if kind.is_pax_global_extensions()
-            || kind.is_pax_local_extensions()
-            || kind.is_gnu_longname()
-            || kind.is_gnu_longlink()
-        {
+        let content = content_of(entry.header().entry_type());
+        if content == EntryContent::Metadata {
             continue;
         }
         if !events.record(&name) {
@@ -445,15 +530,31 @@ fn walk_entries(
         }
         // Links are recorded (they replace what was at their path) but not
         // followed: a hardlink's content is its target's, scanned already.
-        if !kind.is_file() {
+        if content == EntryContent::None {
             continue;
         }
         let path = format!("/{}", super::fate::normalize(&name));
         let size = entry.size();
+        if content == EntryContent::Sparse {
+            // The holes read as zeros: bound them with the layer's budget.
+            let stored = entry.header().entry_size().unwrap_or(0);
+            if scanner
+                .charge_expansion(size.saturating_sub(stored))
+                .is_err()
+            {
+                scanner.collector.skipped(
+                    path,
+                    "sparse file not expanded: the layer's decompression budget is spent",
+                );
+                continue;
+            }
+        }
         if let Some(workers) = workers {
             if size <= WORKER_ENTRY_MAX.min(limits.max_entry_size) {
                 let mut entry = entry;
-                batch.read_file(path, size as usize, &mut entry)?;
+                batch
+                    .read_file(path, size as usize, &mut entry)
+                    .map_err(|e| watch.describe(&e))?;
                 if batch.used() >= BATCH_BYTES {
                     workers.hand_over(batch);
                 }
@@ -473,7 +574,12 @@ fn walk_entries(
             );
         }
         if let Err(e) = result {
+            if crate::budget::is_budget_error(&e) {
+                scanner.report_error(&origin.path, "", &e);
+                continue;
+            }
             // An error reading the entry is an error of the layer stream.
+            let e = watch.describe(&e);
             return Err(io::Error::new(e.kind(), format!("{}: {e}", origin.path)));
         }
     }
@@ -504,7 +610,10 @@ mod tests {
     /// checks that both digests and both counts still cover every byte.
     fn assert_read_whole(blob: &[u8], tar: &[u8], kind: Kind) {
         let mut reader = blob;
-        let read = read_layer(&mut reader, &mut |tar| tar.read_exact(&mut [0u8; 100])).unwrap();
+        let read = read_layer(&mut reader, &Limits::default(), &mut |tar| {
+            tar.read_exact(&mut [0u8; 100])
+        })
+        .unwrap();
         assert_eq!(read.kind, kind);
         assert_eq!(read.blob_digest, sha256_of(blob));
         assert_eq!(read.diff_id, sha256_of(tar));

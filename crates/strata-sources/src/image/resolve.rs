@@ -7,7 +7,7 @@ use std::{io::Read, path::Path, sync::Arc};
 use super::{
     digest::{check_digest_syntax, sha256_of},
     platform::{choose, Platform},
-    spec::{DockerSaveEntry, ImageConfig, ManifestOrIndex},
+    spec::{json_error, DockerSaveEntry, ImageConfig, ManifestOrIndex},
     store::{BlobSource, LayoutDir, TarFile},
 };
 
@@ -89,8 +89,13 @@ pub fn image_from_manifest(
 ) -> Result<ResolvedImage, String> {
     let config_bytes = read_verified(source.as_ref(), &manifest.config.digest, MAX_DOCUMENT)
         .map_err(|e| format!("image config: {e}"))?;
-    let config: ImageConfig = serde_json::from_slice(&config_bytes)
-        .map_err(|e| format!("image config {}: {e}", manifest.config.digest))?;
+    let config: ImageConfig = serde_json::from_slice(&config_bytes).map_err(|e| {
+        format!(
+            "image config {}: {}",
+            manifest.config.digest,
+            json_error(&e)
+        )
+    })?;
     let diff_ids = config
         .rootfs
         .as_ref()
@@ -168,7 +173,7 @@ pub fn resolve_oci_dir(
         ));
     }
     let index = layout
-        .read_file("index.json")
+        .read_document("index.json", MAX_DOCUMENT)
         .map_err(|e| format!("reading index.json: {e}"))?;
     let digest = pick_from_index_json(&index, tag, "index.json")?;
     resolve_from_descriptor(reference, Arc::new(layout), digest, platform)
@@ -185,7 +190,7 @@ pub fn resolve_archive(
     let mut tar = TarFile::open(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
     if tar.has("index.json") && tar.has("oci-layout") {
         let index = tar
-            .read_member("index.json")
+            .read_member("index.json", MAX_DOCUMENT)
             .map_err(|e| format!("index.json: {e}"))?;
         // Docker writes tags as full names in index.json annotations; fall
         // back to manifest.json's RepoTags when the tag is not found there.
@@ -204,10 +209,10 @@ pub fn resolve_archive(
         ));
     }
     let manifest = tar
-        .read_member("manifest.json")
+        .read_member("manifest.json", MAX_DOCUMENT)
         .map_err(|e| format!("manifest.json: {e}"))?;
-    let entries: Vec<DockerSaveEntry> =
-        serde_json::from_slice(&manifest).map_err(|e| format!("manifest.json: {e}"))?;
+    let entries: Vec<DockerSaveEntry> = serde_json::from_slice(&manifest)
+        .map_err(|e| format!("manifest.json: {}", json_error(&e)))?;
     let entry = match tag {
         Some(tag) => entries
             .iter()
@@ -226,7 +231,7 @@ pub fn resolve_archive(
         }
     };
     let config_bytes = tar
-        .read_member(&entry.config)
+        .read_member(&entry.config, MAX_DOCUMENT)
         .map_err(|e| format!("image config {}: {e}", entry.config))?;
     // The config's name is its digest (`<hex>.json` or `blobs/sha256/<hex>`).
     let config_digest = sha256_of(&config_bytes);
@@ -242,8 +247,8 @@ pub fn resolve_archive(
             entry.config
         ));
     }
-    let config: ImageConfig =
-        serde_json::from_slice(&config_bytes).map_err(|e| format!("image config: {e}"))?;
+    let config: ImageConfig = serde_json::from_slice(&config_bytes)
+        .map_err(|e| format!("image config: {}", json_error(&e)))?;
     let diff_ids = config
         .rootfs
         .as_ref()

@@ -57,6 +57,23 @@ pub struct Manifest {
 }
 
 /// Either kind of top-level document, told apart by shape.
+/// A JSON error as strata reports it: what kind of error and where, never
+/// serde's text, which quotes the offending value (an `Env` entry, a label:
+/// exactly where secrets sit in an image config).
+pub fn json_error(error: &serde_json::Error) -> String {
+    let what = match error.classify() {
+        serde_json::error::Category::Io => "read error",
+        serde_json::error::Category::Syntax => "syntax error",
+        serde_json::error::Category::Data => "a value has the wrong type, or a field is missing",
+        serde_json::error::Category::Eof => "the document ends early",
+    };
+    if error.line() == 0 {
+        what.to_string()
+    } else {
+        format!("{what} at line {} column {}", error.line(), error.column())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum ManifestOrIndex {
     Manifest(Manifest),
@@ -67,15 +84,15 @@ impl ManifestOrIndex {
     /// Parses a manifest or index, whatever its declared media type.
     pub fn parse(bytes: &[u8]) -> Result<ManifestOrIndex, String> {
         let value: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+            serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {}", json_error(&e)))?;
         if value.get("manifests").is_some() {
             serde_json::from_value(value)
                 .map(ManifestOrIndex::Index)
-                .map_err(|e| format!("bad index: {e}"))
+                .map_err(|e| format!("bad index: {}", json_error(&e)))
         } else if value.get("layers").is_some() {
             serde_json::from_value(value)
                 .map(ManifestOrIndex::Manifest)
-                .map_err(|e| format!("bad manifest: {e}"))
+                .map_err(|e| format!("bad manifest: {}", json_error(&e)))
         } else if value.get("fsLayers").is_some() {
             Err("Docker schema 1 manifests are not supported (deprecated since 2017)".into())
         } else {
