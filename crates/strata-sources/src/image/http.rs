@@ -179,9 +179,9 @@ pub(super) fn describe(error: reqwest::Error) -> String {
     escape_excerpt(text.as_bytes(), false)
 }
 
-/// `limit` as a short human duration (`2s`, `1.5s`).
+/// `limit` as a short human duration, to a tenth of a second (`2s`, `1.5s`).
 pub(super) fn seconds(limit: Duration) -> String {
-    format!("{}s", limit.as_secs_f64())
+    format!("{}s", (limit.as_secs_f64() * 10.0).round() / 10.0)
 }
 
 /// Reads a whole body of at most `cap` bytes. Refuses by `Content-Length`
