@@ -899,6 +899,7 @@ fn a_huge_error_body_is_quoted_short_and_escaped() {
         );
     }
     let message = error_messages(run).join("\n");
+    eprintln!("huge error body: {message:.300}…");
     assert!(
         message.contains("no such manifest") && message.contains("[truncated]"),
         "{message}"
@@ -951,6 +952,7 @@ fn a_blob_redirect_to_plain_http_elsewhere_is_refused_and_a_loopback_one_followe
     assert_eq!(mirror.count(), 1, "{:?}", mirror.request_lines());
     assert_error(run, &[&reference], &["blobs.example.invalid"]);
     let message = error_messages(run).join("\n");
+    eprintln!("redirect refused: {message}");
     assert!(
         message.contains("plain HTTP") && message.contains("refused"),
         "{message}"
@@ -961,6 +963,124 @@ fn a_blob_redirect_to_plain_http_elsewhere_is_refused_and_a_loopback_one_followe
             "{text}"
         );
     }
+}
+
+#[test]
+fn a_bearer_token_from_the_realm_authorizes_pulls_and_an_endless_token_is_refused() {
+    let tree = Tree::new();
+    let image = small_image(&tree, "img", &github_token(13_007));
+    let tokens = FakeServer::start(|line, _| {
+        if line.starts_with("GET /endless") {
+            Reply::json("{\"token\":\"").delivered(Delivery::Endless)
+        } else {
+            Reply::json(r#"{"token":"tok-13","expires_in":300}"#)
+        }
+    });
+    let registry = |realm: String, image: BuiltImage| {
+        FakeServer::start(move |line, _| {
+            let path = line.split(' ').nth(1).unwrap_or("");
+            if path == "/v2/" {
+                let challenge = format!(r#"Bearer realm="{realm}",service="fake-registry""#);
+                Reply::status("401 Unauthorized").header("WWW-Authenticate", &challenge)
+            } else {
+                image_replies("r/app", "v1", &image, path)
+                    .unwrap_or_else(|| Reply::status("404 Not Found"))
+            }
+        })
+    };
+    let server = registry(format!("http://{}/token", tokens.host()), image.clone());
+    let reference = format!("{}/r/app:v1", server.host());
+    let watched = watched_image(&tree, &[&reference], "10", &[]);
+    let run = &watched.run;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert_eq!(run.findings().len(), 1, "{}", run.stdout);
+    let asked = tokens.request_lines();
+    assert!(
+        asked.len() == 1
+            && asked[0].contains("scope=repository%3Ar%2Fapp%3Apull")
+            && asked[0].contains("service=fake-registry"),
+        "{asked:?}"
+    );
+    for head in server
+        .heads()
+        .iter()
+        .filter(|h| !h.starts_with("GET /v2/ "))
+    {
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("authorization: bearer tok-13"),
+            "sent without the token: {head}"
+        );
+    }
+
+    let server = registry(format!("http://{}/endless", tokens.host()), image);
+    let reference = format!("{}/r/app:v1", server.host());
+    let watched = watched_image(&tree, &[&reference], "10", &[]);
+    assert_eq!(
+        watched.run.code, 2,
+        "{}{}",
+        watched.run.stdout, watched.run.stderr
+    );
+    assert_error(
+        &watched.run,
+        &[&reference],
+        &["larger than the 1048576 bytes allowed"],
+    );
+    assert!(
+        watched.peak_rss_kib < 200 << 10,
+        "{} KiB",
+        watched.peak_rss_kib
+    );
+}
+
+#[test]
+fn a_silent_catalog_or_an_endless_tag_list_ends_a_registry_scan_in_bounded_time() {
+    let tree = Tree::new();
+    let server = FakeServer::start(|line, _| {
+        let path = line.split(' ').nth(1).unwrap_or("");
+        if path == "/v2/" {
+            Reply::json("{}")
+        } else if path.starts_with("/v2/_catalog") {
+            Reply::json(r#"{"repositories":["quiet/app","long/app"]}"#)
+        } else if path.starts_with("/v2/quiet/app/tags/list") {
+            Reply::silent()
+        } else if path.starts_with("/v2/long/app/tags/list") {
+            Reply::json("{\"tags\":[\"").delivered(Delivery::Endless)
+        } else {
+            Reply::status("404 Not Found")
+        }
+    });
+    let watched = strata_watched(
+        tree.path(),
+        &[
+            "registry",
+            server.host(),
+            "--no-cache",
+            "--registry-timeout",
+            "1",
+        ],
+        &no_docker_config(&tree),
+        &[],
+        HANG,
+    );
+    let run = &watched.run;
+    let output = format!("{}{}", run.stdout, run.stderr);
+    eprintln!("{output}");
+    assert_eq!(run.code, 2, "{output}");
+    assert!(
+        output.contains("quiet/app") && output.contains("no complete answer within 1s"),
+        "{output}"
+    );
+    assert!(
+        output.contains("long/app") && output.contains("larger than the 8388608 bytes allowed"),
+        "{output}"
+    );
+    assert!(watched.took < Duration::from_secs(15), "{:?}", watched.took);
+    assert!(
+        watched.peak_rss_kib < 200 << 10,
+        "{} KiB",
+        watched.peak_rss_kib
+    );
 }
 
 #[test]
@@ -1008,6 +1128,7 @@ fn a_credential_helper_that_hangs_is_killed_and_named() {
         &["docker-credential-stuck did not answer within 1s"],
     );
     let message = error_messages(run).join("\n");
+    eprintln!("stuck helper: {message}");
     assert!(message.contains(server.host()), "{message}");
     assert!(watched.took < Duration::from_secs(10), "{:?}", watched.took);
 }

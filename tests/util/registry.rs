@@ -444,6 +444,8 @@ pub fn strata_isolated(
 pub struct FakeServer {
     host: String,
     requests: Arc<Mutex<Vec<(Instant, String)>>>,
+    /// Whole request heads (request line and headers), in arrival order.
+    heads: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -603,9 +605,10 @@ impl FakeServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let host = listener.local_addr().unwrap().to_string();
         let requests = Arc::new(Mutex::new(Vec::new()));
+        let heads = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
-            let (requests, stop) = (requests.clone(), stop.clone());
+            let (requests, heads, stop) = (requests.clone(), heads.clone(), stop.clone());
             let script = Arc::new(script);
             std::thread::spawn(move || {
                 for stream in listener.incoming() {
@@ -613,7 +616,12 @@ impl FakeServer {
                         break;
                     }
                     let Ok(mut stream) = stream else { continue };
-                    let (requests, stop, script) = (requests.clone(), stop.clone(), script.clone());
+                    let (requests, heads, stop, script) = (
+                        requests.clone(),
+                        heads.clone(),
+                        stop.clone(),
+                        script.clone(),
+                    );
                     std::thread::spawn(move || {
                         let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
                         let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
@@ -633,6 +641,10 @@ impl FakeServer {
                             .next()
                             .unwrap_or_default()
                             .to_string();
+                        heads
+                            .lock()
+                            .unwrap()
+                            .push(String::from_utf8_lossy(&head).into_owned());
                         let seen = {
                             let mut requests = requests.lock().unwrap();
                             requests.push((Instant::now(), line.clone()));
@@ -647,6 +659,7 @@ impl FakeServer {
         FakeServer {
             host,
             requests,
+            heads,
             stop,
             thread: Some(thread),
         }
@@ -670,6 +683,11 @@ impl FakeServer {
             .iter()
             .map(|(_, l)| l.clone())
             .collect()
+    }
+
+    /// Whole request heads (request line and headers) received so far.
+    pub fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
     }
 
     /// Request lines with their arrival times.
