@@ -1,7 +1,9 @@
-//! Registries, through oci-client. Manifests and configs are small and read
+//! Registries, over reqwest (oci-client only parses references: its
+//! `pull()` would buffer whole layers, and its `auth()` reads token answers
+//! and failure bodies whole). Manifests and configs are small and read
 //! whole (and their digests checked); layers are streamed: a blob's HTTP
 //! body is read chunk by chunk by the layer scanner's decoding thread, so a
-//! layer is never held in memory (oci-client's `pull()` would buffer it).
+//! layer is never held in memory.
 //!
 //! HTTPS is the default; plain HTTP only for localhost, 127.0.0.1 and [::1]
 //! and for hosts named with `--insecure-registry`, and a redirect never
@@ -180,13 +182,11 @@ impl RegistryClient {
 
     /// `scheme://host/v2/<repository>/<rest>`.
     fn url(&self, reference: &Reference, rest: &str) -> String {
-        let registry = reference.resolve_registry();
-        let scheme = if self.plain_http(registry) {
-            "http"
-        } else {
-            "https"
-        };
-        format!("{scheme}://{registry}/v2/{}/{rest}", reference.repository())
+        format!(
+            "{}/v2/{}/{rest}",
+            self.base_url(reference.resolve_registry()),
+            reference.repository()
+        )
     }
 
     fn authorizer(&self, reference: &Reference) -> Result<Arc<Authorizer>, String> {
