@@ -341,7 +341,9 @@ pub fn parse_seconds(text: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("{text:?} is not a number of seconds like 60 or 2.5"))?;
     if !(seconds > 0.0 && seconds <= 86_400.0) {
-        return Err(format!("{text:?}: give between 0 and 86400 seconds"));
+        return Err(format!(
+            "{text:?}: give more than 0 and at most 86400 seconds"
+        ));
     }
     Ok(Duration::from_secs_f64(seconds))
 }

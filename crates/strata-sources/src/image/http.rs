@@ -258,8 +258,9 @@ pub(super) fn escape_excerpt(bytes: &[u8], mut truncated: bool) -> String {
     out
 }
 
-/// Characters that print as nothing or reorder text: format characters
-/// (zero-width, bidi overrides) and private-use, unassigned-ish ranges.
+/// Characters that print as nothing, reorder text or render as anything a
+/// font likes: soft hyphen, zero-width and bidi controls, word joiners,
+/// the BOM, interlinear annotations, and the private-use area.
 fn is_invisible(c: char) -> bool {
     matches!(c,
         '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}'
