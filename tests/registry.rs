@@ -688,6 +688,451 @@ fn registry_answering_500_is_retried_then_an_error_within_bounds() {
     );
 }
 
+// ---- hostile registries (issue 13) -------------------------------------------
+//
+// Fake registries on 127.0.0.1 that misbehave on purpose. strata runs under
+// `strata_watched`, which kills it past a generous limit, so a regression
+// fails the test instead of hanging CI; `--registry-timeout` shrinks the
+// bounds so each case takes seconds.
+
+/// Longest any hostile-registry run may take before the test calls it a hang.
+const HANG: Duration = Duration::from_secs(60);
+
+/// A one-layer-plus-base image with `secret` in /app/.env.
+fn small_image(tree: &Tree, name: &str, secret: &str) -> BuiltImage {
+    let spec = ImageSpec::with_layers(vec![
+        base_layer(),
+        LayerSpec::gzip(vec![file("app/.env", format!("T={secret}\n"))]),
+    ]);
+    write_oci_layout(&tree.path().join(name), &[("app", &spec)])
+        .into_iter()
+        .next()
+        .unwrap()
+}
+
+/// `strata image REFS… --format json --registry-timeout SECONDS`, watched.
+fn watched_image(tree: &Tree, refs: &[&str], timeout: &str, envs: &[(&str, String)]) -> Watched {
+    let mut args = vec!["image"];
+    args.extend_from_slice(refs);
+    args.extend_from_slice(&["--format", "json", "--registry-timeout", timeout]);
+    strata_watched(tree.path(), &args, &no_docker_config(tree), envs, HANG)
+}
+
+/// Every error message of a JSON report.
+fn error_messages(run: &Run) -> Vec<String> {
+    run.json()["errors"]
+        .as_array()
+        .expect("errors array")
+        .iter()
+        .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn a_trickling_layer_blob_fails_within_its_window_and_the_other_image_keeps_its_findings() {
+    let tree = Tree::new();
+    let good_image = small_image(&tree, "good", &github_token(13_001));
+    let slow_image = small_image(&tree, "slow", &github_token(13_002));
+    let trickled = slow_image.layers[1].digest.clone();
+    let server = FakeServer::start(move |line, _| {
+        let path = line.split(' ').nth(1).unwrap_or("");
+        if path == format!("/v2/slow/app/blobs/{trickled}") {
+            // One byte every 50 ms: 20 B/s, far below 64 KiB per window.
+            let layer = slow_image
+                .layers
+                .iter()
+                .find(|l| l.digest == trickled)
+                .unwrap();
+            return Reply::bytes("application/octet-stream", &layer.blob).delivered(
+                Delivery::Trickle {
+                    bytes: 1,
+                    every: Duration::from_millis(50),
+                },
+            );
+        }
+        image_replies("good/app", "v1", &good_image, path)
+            .or_else(|| image_replies("slow/app", "v1", &slow_image, path))
+            .unwrap_or_else(|| Reply::status("404 Not Found"))
+    });
+    let good_ref = format!("{}/good/app:v1", server.host());
+    let slow_ref = format!("{}/slow/app:v1", server.host());
+    let watched = watched_image(&tree, &[&good_ref, &slow_ref], "2", &[]);
+    let run = &watched.run;
+    eprintln!("trickle: {:?}\n{}", watched.took, run.stdout);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert_error(run, &["slow/app"], &["stalled or too slow"]);
+    let findings = run.findings();
+    assert!(
+        findings.len() == 1
+            && findings[0]["image"]["reference"] == good_ref.as_str()
+            && findings[0]["path"] == "/app/.env",
+        "the intact image's finding is kept:\n{}",
+        run.stdout
+    );
+    // The window is 1 s; the trickle would take over 10 s to finish.
+    assert!(
+        watched.took < Duration::from_secs(8),
+        "the trickle held strata for {:?}",
+        watched.took
+    );
+}
+
+#[test]
+fn a_registry_that_never_answers_costs_the_retry_budget_not_minutes() {
+    let tree = Tree::new();
+    // Answers `/v2/`, then never a manifest: every attempt runs into the
+    // 1 s deadline and the 2 s retry budget stops the retries.
+    let server = FakeServer::start(|line, _| {
+        if line.starts_with("GET /v2/ ") {
+            Reply::json("{}")
+        } else {
+            Reply::silent()
+        }
+    });
+    let reference = format!("{}/strata/app:v1", server.host());
+    let watched = watched_image(&tree, &[&reference], "1", &[]);
+    eprintln!(
+        "silent manifests: {:?} {:?}",
+        watched.took,
+        server.request_lines()
+    );
+    assert_eq!(
+        watched.run.code, 2,
+        "{}{}",
+        watched.run.stdout, watched.run.stderr
+    );
+    assert_error(&watched.run, &[&reference], &["no response within 1s"]);
+    let manifest_attempts = server
+        .request_lines()
+        .iter()
+        .filter(|l| l.contains("/manifests/"))
+        .count();
+    assert!(manifest_attempts >= 2, "{:?}", server.request_lines());
+    assert!(
+        watched.took < Duration::from_secs(10),
+        "a silent registry held strata for {:?}",
+        watched.took
+    );
+
+    // Silent from the first request (`GET /v2/`, authentication) on.
+    let server = FakeServer::start(|_, _| Reply::silent());
+    let reference = format!("{}/strata/app:v1", server.host());
+    let watched = watched_image(&tree, &[&reference], "1", &[]);
+    assert_eq!(
+        watched.run.code, 2,
+        "{}{}",
+        watched.run.stdout, watched.run.stderr
+    );
+    assert_error(&watched.run, &[&reference], &["authenticating"]);
+    assert!(watched.took < Duration::from_secs(10), "{:?}", watched.took);
+}
+
+#[test]
+fn an_endless_or_oversized_manifest_is_refused_without_being_held_in_memory() {
+    let tree = Tree::new();
+    let server = FakeServer::start(|line, _| {
+        let path = line.split(' ').nth(1).unwrap_or("");
+        match path {
+            "/v2/" => Reply::json("{}"),
+            // No Content-Length, and no end.
+            "/v2/endless/app/manifests/v1" => {
+                Reply::bytes(OCI_MANIFEST_TYPE, b"{\"a\":\"").delivered(Delivery::Endless)
+            }
+            // 2 GiB announced (and as much sent as strata will read).
+            "/v2/huge/app/manifests/v1" => Reply::bytes(OCI_MANIFEST_TYPE, b"{\"a\":\"")
+                .delivered(Delivery::Endless)
+                .declaring(2 << 30),
+            _ => Reply::status("404 Not Found"),
+        }
+    });
+    let endless = format!("{}/endless/app:v1", server.host());
+    let huge = format!("{}/huge/app:v1", server.host());
+    let watched = watched_image(&tree, &[&endless, &huge], "30", &[]);
+    let run = &watched.run;
+    eprintln!(
+        "endless/huge manifests: {:?}, peak RSS {} KiB\n{}",
+        watched.took, watched.peak_rss_kib, run.stdout
+    );
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert_error(
+        run,
+        &[&endless],
+        &["larger than the 16777216 bytes allowed"],
+    );
+    assert_error(run, &[&huge], &["announces 2147483648 bytes"]);
+    assert!(
+        watched.peak_rss_kib > 0 && watched.peak_rss_kib < 200 << 10,
+        "peak RSS {} KiB",
+        watched.peak_rss_kib
+    );
+    assert!(watched.took < Duration::from_secs(30), "{:?}", watched.took);
+}
+
+const OCI_MANIFEST_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+
+#[test]
+fn a_huge_error_body_is_quoted_short_and_escaped() {
+    let tree = Tree::new();
+    let mut body = b"\x1b[2J\x1b[31mno such manifest\r\n".to_vec();
+    body.extend(std::iter::repeat_n(b'A', 20 << 20));
+    let server = FakeServer::start(move |line, _| {
+        if line.starts_with("GET /v2/ ") {
+            Reply::json("{}")
+        } else {
+            Reply::bytes("text/plain", &body).status_line("404 Not Found")
+        }
+    });
+    let reference = format!("{}/strata/app:v1", server.host());
+    let watched = watched_image(&tree, &[&reference], "10", &[]);
+    let run = &watched.run;
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert_error(run, &[&reference], &["404"]);
+    for message in error_messages(run) {
+        assert!(
+            message.len() < 1500,
+            "{} bytes of error message",
+            message.len()
+        );
+        assert!(
+            !message.contains('\u{1b}') && !message.contains('\r'),
+            "{message:?}"
+        );
+    }
+    let message = error_messages(run).join("\n");
+    eprintln!("huge error body: {message:.300}…");
+    assert!(
+        message.contains("no such manifest") && message.contains("[truncated]"),
+        "{message}"
+    );
+    assert!(
+        run.stderr.len() < 8 << 10,
+        "{} bytes on stderr",
+        run.stderr.len()
+    );
+    assert!(
+        watched.peak_rss_kib < 200 << 10,
+        "{} KiB",
+        watched.peak_rss_kib
+    );
+}
+
+#[test]
+fn a_blob_redirect_to_plain_http_elsewhere_is_refused_and_a_loopback_one_followed() {
+    let tree = Tree::new();
+    let secret = github_token(13_005);
+    let image = small_image(&tree, "img", &secret);
+    // The config lives on a second loopback server (allowed plain HTTP).
+    let config = image.config.clone();
+    let mirror = FakeServer::start(move |_, _| Reply::bytes("application/octet-stream", &config));
+    let mirror_url = format!("http://{}/config?X-Amz-Signature=c0nfigsig", mirror.host());
+    let layer = image.layers[1].digest.clone();
+    let served = image.clone();
+    let server = FakeServer::start(move |line, _| {
+        let path = line.split(' ').nth(1).unwrap_or("");
+        if path == format!("/v2/r/app/blobs/{}", served.config_digest) {
+            Reply::status("307 Temporary Redirect").header("Location", &mirror_url)
+        } else if path == format!("/v2/r/app/blobs/{layer}") {
+            // Not loopback, not --insecure-registry: refused before any
+            // connection is made (nothing leaves 127.0.0.1).
+            Reply::status("307 Temporary Redirect").header(
+                "Location",
+                "http://blobs.example.invalid/layer?X-Amz-Signature=s3cr3tsig",
+            )
+        } else {
+            image_replies("r/app", "v1", &served, path)
+                .unwrap_or_else(|| Reply::status("404 Not Found"))
+        }
+    });
+    let reference = format!("{}/r/app:v1", server.host());
+    let watched = watched_image(&tree, &[&reference], "10", &[]);
+    let run = &watched.run;
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    // The config came through the loopback redirect: the image resolved
+    // and its layers were asked for.
+    assert_eq!(mirror.count(), 1, "{:?}", mirror.request_lines());
+    assert_error(run, &[&reference], &["blobs.example.invalid"]);
+    let message = error_messages(run).join("\n");
+    eprintln!("redirect refused: {message}");
+    assert!(
+        message.contains("plain HTTP") && message.contains("refused"),
+        "{message}"
+    );
+    for text in [&run.stdout, &run.stderr] {
+        assert!(
+            !text.contains("s3cr3tsig") && !text.contains("c0nfigsig"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn a_bearer_token_from_the_realm_authorizes_pulls_and_an_endless_token_is_refused() {
+    let tree = Tree::new();
+    let image = small_image(&tree, "img", &github_token(13_007));
+    let tokens = FakeServer::start(|line, _| {
+        if line.starts_with("GET /endless") {
+            Reply::json("{\"token\":\"").delivered(Delivery::Endless)
+        } else {
+            Reply::json(r#"{"token":"tok-13","expires_in":300}"#)
+        }
+    });
+    let registry = |realm: String, image: BuiltImage| {
+        FakeServer::start(move |line, _| {
+            let path = line.split(' ').nth(1).unwrap_or("");
+            if path == "/v2/" {
+                let challenge = format!(r#"Bearer realm="{realm}",service="fake-registry""#);
+                Reply::status("401 Unauthorized").header("WWW-Authenticate", &challenge)
+            } else {
+                image_replies("r/app", "v1", &image, path)
+                    .unwrap_or_else(|| Reply::status("404 Not Found"))
+            }
+        })
+    };
+    let server = registry(format!("http://{}/token", tokens.host()), image.clone());
+    let reference = format!("{}/r/app:v1", server.host());
+    let watched = watched_image(&tree, &[&reference], "10", &[]);
+    let run = &watched.run;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert_eq!(run.findings().len(), 1, "{}", run.stdout);
+    let asked = tokens.request_lines();
+    assert!(
+        asked.len() == 1
+            && asked[0].contains("scope=repository%3Ar%2Fapp%3Apull")
+            && asked[0].contains("service=fake-registry"),
+        "{asked:?}"
+    );
+    for head in server
+        .heads()
+        .iter()
+        .filter(|h| !h.starts_with("GET /v2/ "))
+    {
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("authorization: bearer tok-13"),
+            "sent without the token: {head}"
+        );
+    }
+
+    let server = registry(format!("http://{}/endless", tokens.host()), image);
+    let reference = format!("{}/r/app:v1", server.host());
+    let watched = watched_image(&tree, &[&reference], "10", &[]);
+    assert_eq!(
+        watched.run.code, 2,
+        "{}{}",
+        watched.run.stdout, watched.run.stderr
+    );
+    assert_error(
+        &watched.run,
+        &[&reference],
+        &["larger than the 1048576 bytes allowed"],
+    );
+    assert!(
+        watched.peak_rss_kib < 200 << 10,
+        "{} KiB",
+        watched.peak_rss_kib
+    );
+}
+
+#[test]
+fn a_silent_catalog_or_an_endless_tag_list_ends_a_registry_scan_in_bounded_time() {
+    let tree = Tree::new();
+    let server = FakeServer::start(|line, _| {
+        let path = line.split(' ').nth(1).unwrap_or("");
+        if path == "/v2/" {
+            Reply::json("{}")
+        } else if path.starts_with("/v2/_catalog") {
+            Reply::json(r#"{"repositories":["quiet/app","long/app"]}"#)
+        } else if path.starts_with("/v2/quiet/app/tags/list") {
+            Reply::silent()
+        } else if path.starts_with("/v2/long/app/tags/list") {
+            Reply::json("{\"tags\":[\"").delivered(Delivery::Endless)
+        } else {
+            Reply::status("404 Not Found")
+        }
+    });
+    let watched = strata_watched(
+        tree.path(),
+        &[
+            "registry",
+            server.host(),
+            "--no-cache",
+            "--registry-timeout",
+            "1",
+        ],
+        &no_docker_config(&tree),
+        &[],
+        HANG,
+    );
+    let run = &watched.run;
+    let output = format!("{}{}", run.stdout, run.stderr);
+    eprintln!("{output}");
+    assert_eq!(run.code, 2, "{output}");
+    assert!(
+        output.contains("quiet/app") && output.contains("no complete answer within 1s"),
+        "{output}"
+    );
+    assert!(
+        output.contains("long/app") && output.contains("larger than the 8388608 bytes allowed"),
+        "{output}"
+    );
+    assert!(watched.took < Duration::from_secs(15), "{:?}", watched.took);
+    assert!(
+        watched.peak_rss_kib < 200 << 10,
+        "{} KiB",
+        watched.peak_rss_kib
+    );
+}
+
+#[test]
+fn a_credential_helper_that_hangs_is_killed_and_named() {
+    let tree = Tree::new();
+    let server = FakeServer::start(|_, _| Reply::json("{}"));
+    let helpers = tree.path().join("helpers");
+    std::fs::create_dir_all(&helpers).unwrap();
+    let helper = helpers.join("docker-credential-stuck");
+    std::fs::write(&helper, "#!/bin/sh\nexec sleep 300\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config_dir = tree.path().join("docker");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(
+        config_dir.join("config.json"),
+        serde_json::json!({"credHelpers": {server.host(): "stuck"}}).to_string(),
+    )
+    .unwrap();
+    let reference = format!("{}/strata/app:v1", server.host());
+    let path = format!(
+        "{}:{}",
+        helpers.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let watched = strata_watched(
+        tree.path(),
+        &[
+            "image",
+            &reference,
+            "--format",
+            "json",
+            "--registry-timeout",
+            "2",
+        ],
+        &config_dir,
+        &[("PATH", path)],
+        HANG,
+    );
+    let run = &watched.run;
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert_error(
+        run,
+        &[&reference],
+        &["docker-credential-stuck did not answer within 1s"],
+    );
+    let message = error_messages(run).join("\n");
+    eprintln!("stuck helper: {message}");
+    assert!(message.contains(server.host()), "{message}");
+    assert!(watched.took < Duration::from_secs(10), "{:?}", watched.took);
+}
+
 // ---- history ----------------------------------------------------------------
 
 #[test]

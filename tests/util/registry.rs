@@ -2,8 +2,11 @@
 //! (distribution 2.8) started as an ordinary child process on 127.0.0.1 with
 //! a config file written into a temp dir (storage there too), optionally
 //! behind htpasswd basic auth; images built by tests/util/image.rs are
-//! pushed to it with `skopeo copy`. Also a fake registry that answers every
-//! request with 500, to watch retries.
+//! pushed to it with `skopeo copy`. Also a scripted fake registry
+//! ([`FakeServer`]) for what a real one will not do on demand: 500s, 429s,
+//! and hostile answers — silence, a trickle, an endless body, a lying
+//! `Content-Length` — and [`strata_watched`], which runs strata under a
+//! kill-timeout and records its peak memory, so a hang fails fast.
 //!
 //! Nothing is installed at test time: `.ci/run` installs the Debian packages
 //! `docker-registry` and `skopeo`. When either is missing the registry tests
@@ -434,11 +437,15 @@ pub fn strata_isolated(
 /// A fake HTTP server on 127.0.0.1 that answers each request from a
 /// script (the request line in, status/headers/body out), for behaviour a
 /// real registry will not show on demand: 500s, 429 with `Retry-After`,
-/// paginated tag lists. Records every request line with its arrival time.
-/// Stops on drop.
+/// paginated tag lists, and the hostile [`Delivery`] modes. Each connection
+/// is served on a thread of its own, so a silent or endless answer does not
+/// hold up the others. Records every request line with its arrival time.
+/// Stops on drop (connections still open end within ~100 ms).
 pub struct FakeServer {
     host: String,
     requests: Arc<Mutex<Vec<(Instant, String)>>>,
+    /// Whole request heads (request line and headers), in arrival order.
+    heads: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -449,6 +456,24 @@ pub struct Reply {
     pub status: &'static str,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    pub delivery: Delivery,
+    /// `Content-Length` to announce instead of the body's length; with
+    /// [`Delivery::Endless`], whether to announce one at all.
+    pub declared_length: Option<u64>,
+}
+
+/// How a reply's bytes are sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Headers and body at once (`Content-Length`, `Connection: close`).
+    Whole,
+    /// Headers at once, then the body `bytes` at a time, one batch per `every`.
+    Trickle { bytes: usize, every: Duration },
+    /// Headers at once, then the body repeated for as long as the client
+    /// reads (no `Content-Length` unless `declared_length`).
+    Endless,
+    /// Reads the request and never answers (the connection stays open).
+    Silent,
 }
 
 impl Reply {
@@ -457,6 +482,8 @@ impl Reply {
             status: "200 OK",
             headers: vec![("Content-Type".into(), "application/json".into())],
             body: body.as_bytes().to_vec(),
+            delivery: Delivery::Whole,
+            declared_length: None,
         }
     }
 
@@ -466,6 +493,8 @@ impl Reply {
             status: "200 OK",
             headers: vec![("Content-Type".into(), content_type.into())],
             body: bytes.to_vec(),
+            delivery: Delivery::Whole,
+            declared_length: None,
         }
     }
 
@@ -474,6 +503,17 @@ impl Reply {
             status,
             headers: vec![("Content-Type".into(), "text/plain".into())],
             body: format!("{status}\n").into_bytes(),
+            delivery: Delivery::Whole,
+            declared_length: None,
+        }
+    }
+
+    /// No answer at all: the connection is accepted, the request read, and
+    /// nothing ever sent.
+    pub fn silent() -> Reply {
+        Reply {
+            delivery: Delivery::Silent,
+            ..Reply::status("200 OK")
         }
     }
 
@@ -481,6 +521,77 @@ impl Reply {
         self.headers.push((name.into(), value.into()));
         self
     }
+
+    /// The same reply under another status (`404 Not Found`, …).
+    pub fn status_line(mut self, status: &'static str) -> Reply {
+        self.status = status;
+        self
+    }
+
+    pub fn delivered(mut self, delivery: Delivery) -> Reply {
+        self.delivery = delivery;
+        self
+    }
+
+    /// Announces `length` as the `Content-Length`, whatever is sent.
+    pub fn declaring(mut self, length: u64) -> Reply {
+        self.declared_length = Some(length);
+        self
+    }
+}
+
+/// Writes `reply` to `stream` as its [`Delivery`] says, until done, the
+/// client goes away, or `stop` is set.
+fn send_reply(stream: &mut TcpStream, reply: &Reply, stop: &AtomicBool) {
+    let stopped = || stop.load(Ordering::SeqCst);
+    if reply.delivery == Delivery::Silent {
+        let until = Instant::now() + Duration::from_secs(120);
+        while !stopped() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        return;
+    }
+    let mut head = format!("HTTP/1.1 {}\r\n", reply.status);
+    for (name, value) in &reply.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    let length = match (reply.delivery, reply.declared_length) {
+        (_, Some(length)) => Some(length),
+        (Delivery::Endless, None) => None,
+        _ => Some(reply.body.len() as u64),
+    };
+    if let Some(length) = length {
+        head.push_str(&format!("Content-Length: {length}\r\n"));
+    }
+    head.push_str("Connection: close\r\n\r\n");
+    if stream.write_all(head.as_bytes()).is_err() {
+        return;
+    }
+    match reply.delivery {
+        Delivery::Whole | Delivery::Silent => {
+            let _ = stream.write_all(&reply.body);
+        }
+        Delivery::Trickle { bytes, every } => {
+            for piece in reply.body.chunks(bytes.max(1)) {
+                if stopped() || stream.write_all(piece).is_err() || stream.flush().is_err() {
+                    return;
+                }
+                std::thread::sleep(every);
+            }
+        }
+        Delivery::Endless => {
+            let mut block = Vec::with_capacity(64 << 10);
+            while block.len() < 64 << 10 {
+                block.extend_from_slice(if reply.body.is_empty() {
+                    b"x"
+                } else {
+                    &reply.body
+                });
+            }
+            while !stopped() && stream.write_all(&block).is_ok() {}
+        }
+    }
+    let _ = stream.flush();
 }
 
 impl FakeServer {
@@ -490,59 +601,65 @@ impl FakeServer {
     }
 
     /// Answers each request with `script(request line, requests so far)`.
-    pub fn start(script: impl Fn(&str, usize) -> Reply + Send + 'static) -> FakeServer {
+    pub fn start(script: impl Fn(&str, usize) -> Reply + Send + Sync + 'static) -> FakeServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let host = listener.local_addr().unwrap().to_string();
         let requests = Arc::new(Mutex::new(Vec::new()));
+        let heads = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
-            let (requests, stop) = (requests.clone(), stop.clone());
+            let (requests, heads, stop) = (requests.clone(), heads.clone(), stop.clone());
+            let script = Arc::new(script);
             std::thread::spawn(move || {
                 for stream in listener.incoming() {
                     if stop.load(Ordering::SeqCst) {
                         break;
                     }
                     let Ok(mut stream) = stream else { continue };
-                    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                    let mut head = Vec::new();
-                    let mut buf = [0u8; 4096];
-                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match stream.read(&mut buf) {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                    let (requests, heads, stop, script) = (
+                        requests.clone(),
+                        heads.clone(),
+                        stop.clone(),
+                        script.clone(),
+                    );
+                    std::thread::spawn(move || {
+                        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                        let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
+                        let mut head = Vec::new();
+                        let mut buf = [0u8; 4096];
+                        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                            match stream.read(&mut buf) {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => head.extend_from_slice(&buf[..n]),
+                            }
                         }
-                    }
-                    if head.is_empty() {
-                        continue;
-                    }
-                    let line = String::from_utf8_lossy(&head)
-                        .lines()
-                        .next()
-                        .unwrap_or_default()
-                        .to_string();
-                    let seen = {
-                        let mut requests = requests.lock().unwrap();
-                        requests.push((Instant::now(), line.clone()));
-                        requests.len() - 1
-                    };
-                    let reply = script(&line, seen);
-                    let mut response = format!("HTTP/1.1 {}\r\n", reply.status);
-                    for (name, value) in &reply.headers {
-                        response.push_str(&format!("{name}: {value}\r\n"));
-                    }
-                    response.push_str(&format!(
-                        "Content-Length: {}\r\nConnection: close\r\n\r\n",
-                        reply.body.len(),
-                    ));
-                    let _ = stream.write_all(response.as_bytes());
-                    let _ = stream.write_all(&reply.body);
-                    let _ = stream.flush();
+                        if head.is_empty() {
+                            return;
+                        }
+                        let line = String::from_utf8_lossy(&head)
+                            .lines()
+                            .next()
+                            .unwrap_or_default()
+                            .to_string();
+                        heads
+                            .lock()
+                            .unwrap()
+                            .push(String::from_utf8_lossy(&head).into_owned());
+                        let seen = {
+                            let mut requests = requests.lock().unwrap();
+                            requests.push((Instant::now(), line.clone()));
+                            requests.len() - 1
+                        };
+                        let reply = script(&line, seen);
+                        send_reply(&mut stream, &reply, &stop);
+                    });
                 }
             })
         };
         FakeServer {
             host,
             requests,
+            heads,
             stop,
             thread: Some(thread),
         }
@@ -568,6 +685,11 @@ impl FakeServer {
             .collect()
     }
 
+    /// Whole request heads (request line and headers) received so far.
+    pub fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
+    }
+
     /// Request lines with their arrival times.
     pub fn timed_requests(&self) -> Vec<(Instant, String)> {
         self.requests.lock().unwrap().clone()
@@ -582,5 +704,120 @@ impl Drop for FakeServer {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+/// What [`strata_watched`] saw of one run.
+pub struct Watched {
+    pub run: Run,
+    pub took: Duration,
+    /// The largest resident set strata had (`VmHWM`, sampled every 10 ms).
+    pub peak_rss_kib: u64,
+}
+
+/// Runs `strata ARGS` in `cwd` like [`strata_isolated`] (no machine
+/// credentials; `envs` set on top), but kills it and fails the test if it
+/// runs longer than `limit`, and records its peak memory from
+/// `/proc/PID/status`.
+pub fn strata_watched(
+    cwd: &Path,
+    args: &[&str],
+    docker_config_dir: &Path,
+    envs: &[(&str, String)],
+    limit: Duration,
+) -> Watched {
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("STRATA_FINGERPRINT_KEY")
+        .env("NO_COLOR", "1")
+        .env("DOCKER_CONFIG", docker_config_dir)
+        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run strata");
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_rss_kib = 0;
+    let status = loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file) {
+            let hwm = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok());
+            peak_rss_kib = peak_rss_kib.max(hwm.unwrap_or(0));
+        }
+        if let Some(status) = child.try_wait().expect("wait for strata") {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "strata {args:?} still running after {limit:?}: killed\nstderr:\n{}",
+                stderr.join().unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let took = started.elapsed();
+    Watched {
+        run: Run {
+            code: status.code().unwrap_or(-1),
+            stdout: stdout.join().unwrap(),
+            stderr: stderr.join().unwrap(),
+        },
+        took,
+        peak_rss_kib,
+    }
+}
+
+/// The replies of a registry holding `image` as `REPO:TAG`: `/v2/`, the
+/// manifest by tag and by digest, the config and the layer blobs. `None`
+/// for any other path, so a script can answer those itself.
+pub fn image_replies(
+    repo: &str,
+    tag: &str,
+    image: &super::image::BuiltImage,
+    path: &str,
+) -> Option<Reply> {
+    let manifest = |_: ()| {
+        Reply::bytes(
+            "application/vnd.oci.image.manifest.v1+json",
+            &image.manifest,
+        )
+        .header("Docker-Content-Digest", &image.manifest_digest)
+    };
+    let blobs = format!("/v2/{repo}/blobs/");
+    if path == "/v2/" {
+        Some(Reply::json("{}"))
+    } else if path == format!("/v2/{repo}/manifests/{tag}")
+        || path == format!("/v2/{repo}/manifests/{}", image.manifest_digest)
+    {
+        Some(manifest(()))
+    } else if let Some(digest) = path.strip_prefix(&blobs) {
+        if digest == image.config_digest {
+            return Some(Reply::bytes("application/octet-stream", &image.config));
+        }
+        image
+            .layers
+            .iter()
+            .find(|l| l.digest == digest)
+            .map(|l| Reply::bytes("application/octet-stream", &l.blob))
+    } else {
+        None
     }
 }

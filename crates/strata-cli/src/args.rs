@@ -1,6 +1,6 @@
 //! Command-line definitions. Long help for each flag sits next to the flag.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -179,6 +179,19 @@ pub struct ImageSourceArgs {
     #[arg(long, value_name = "FILE")]
     pub docker_config: Option<PathBuf>,
 
+    /// How long a registry may take to answer, in seconds (fractions allowed).
+    ///
+    /// One attempt of a small request (authentication and tokens, a
+    /// manifest, a catalog or tag-list page) must complete within it, and a
+    /// blob must start within it. A blob's body must then bring at least
+    /// 64 KiB in every half of it spent waiting, so a stalled or trickling
+    /// transfer fails instead of hanging. All retries of one request stop
+    /// after twice it; a credential helper is killed after half of it; a
+    /// connection must be made within it (at most 15 s). Each such failure
+    /// is an error naming the image (exit 2); the rest of the run goes on.
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_seconds)]
+    pub registry_timeout: Duration,
+
     /// Skip files inside layers larger than SIZE after decompression.
     #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = parse_size)]
     pub max_file_size: u64,
@@ -336,6 +349,20 @@ pub enum RulesCommand {
     },
 }
 
+/// Parses a positive number of seconds (`60`, `0.5`), at most a day.
+pub fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds like 60 or 2.5"))?;
+    if !(seconds > 0.0 && seconds <= 86_400.0) {
+        return Err(format!(
+            "{text:?}: give more than 0 and at most 86400 seconds"
+        ));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
 /// Parses `123`, `64K`, `256M`, `1G` (binary units) into bytes.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
@@ -370,6 +397,15 @@ mod tests {
         assert_eq!(parse_size("1g").unwrap(), 1 << 30);
         assert!(parse_size("12Q").is_err());
         assert!(parse_size("M").is_err());
+    }
+
+    #[test]
+    fn seconds_parse() {
+        assert_eq!(parse_seconds("60").unwrap(), Duration::from_secs(60));
+        assert_eq!(parse_seconds("0.5").unwrap(), Duration::from_millis(500));
+        for bad in ["0", "-1", "NaN", "inf", "1e9", "soon"] {
+            assert!(parse_seconds(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -1,13 +1,13 @@
 //! Builds the registry client from the command line: explicit credentials
 //! (password from standard input, never from an argument), the docker
-//! config, and the hosts allowed plain HTTP.
+//! config, the hosts allowed plain HTTP, and how long a registry may take.
 
 use std::io::Read;
 
 use anyhow::{Context, Result};
 use strata_sources::image::{
     credentials::{Credential, CredentialStore},
-    registry::{RegistryClient, RegistryOptions},
+    registry::{RegistryClient, RegistryOptions, RegistryTimeouts},
 };
 
 use crate::args::ImageSourceArgs;
@@ -32,6 +32,7 @@ pub fn client(args: &ImageSourceArgs) -> Result<Option<RegistryClient>> {
     let options = RegistryOptions {
         insecure: args.insecure_registry.clone(),
         credential,
+        timeouts: RegistryTimeouts::scaled(args.registry_timeout),
     };
     Ok(Some(
         RegistryClient::new(options, store).map_err(anyhow::Error::msg)?,

@@ -9,14 +9,23 @@
 //! distribution spec (a `401` with `WWW-Authenticate: Bearer realm=…`
 //! answered by a token for the scope), HTTP basic auth, HTTPS except for
 //! loopback and `--insecure-registry` hosts, and retries on `429`/`5xx`
-//! and dropped connections that honour `Retry-After`.
+//! and dropped connections that honour `Retry-After`. Every page is read
+//! under the bounds of the `http` module: one attempt within
+//! `timeouts.request`, at most [`MAX_LISTING_PAGE`] bytes, error bodies
+//! never quoted; all attempts within `timeouts.retry_budget`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::{header, StatusCode};
 use serde::Deserialize;
 
-use super::credentials::Credential;
+use super::{
+    credentials::Credential,
+    http::{
+        bearer_challenge, describe, fetch_token, read_capped, seconds, PlainHttp, MAX_LISTING_PAGE,
+    },
+    registry::RegistryTimeouts,
+};
 
 /// Pages followed at most for one listing: a registry that keeps sending
 /// `next` links is cut off rather than looped on forever.
@@ -36,6 +45,8 @@ pub struct Lister {
     /// The bearer token for the last scope, if the registry hands out tokens.
     token: std::sync::Mutex<Option<(String, String)>>,
     page_size: usize,
+    timeouts: RegistryTimeouts,
+    plain: PlainHttp,
 }
 
 #[derive(Deserialize)]
@@ -50,14 +61,6 @@ struct TagsPage {
     tags: Option<Vec<String>>,
 }
 
-#[derive(Deserialize)]
-struct TokenResponse {
-    #[serde(default)]
-    token: Option<String>,
-    #[serde(default)]
-    access_token: Option<String>,
-}
-
 /// One response, read whole (listings are small JSON documents).
 struct Page {
     body: Vec<u8>,
@@ -65,27 +68,28 @@ struct Page {
 }
 
 impl Lister {
-    /// A lister for `host` (`host[:port]`). `plain_http` is decided by the
-    /// caller (loopback or `--insecure-registry`).
-    pub fn new(
+    /// A lister for `host` (`host[:port]`) through `http` (built by the
+    /// registry client, with its redirect rule). `plain_http` is decided
+    /// by the caller (loopback or `--insecure-registry`).
+    pub(super) fn new(
         host: &str,
         plain_http: bool,
         credential: Credential,
         page_size: usize,
-    ) -> Result<Lister, String> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(15))
-            .read_timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|e| format!("{host}: building the HTTP client: {e}"))?;
-        Ok(Lister {
+        http: reqwest::Client,
+        timeouts: RegistryTimeouts,
+        plain: PlainHttp,
+    ) -> Lister {
+        Lister {
             http,
             scheme: if plain_http { "http" } else { "https" },
             host: host.to_string(),
             credential,
             token: std::sync::Mutex::new(None),
             page_size: page_size.clamp(1, 1000),
-        })
+            timeouts,
+            plain,
+        }
     }
 
     /// Every repository in the catalog, in the registry's order.
@@ -149,7 +153,7 @@ impl Lister {
     /// GET with auth and retries; `path` starts with `/v2/`.
     async fn get(&self, path: &str, scope: &str) -> Result<Page, String> {
         let url = self.url(path);
-        let mut backoff = Backoff::new(ATTEMPTS);
+        let mut backoff = Backoff::new(ATTEMPTS, self.timeouts.retry_budget);
         let mut authenticated_once = false;
         loop {
             let mut request = self.http.get(&url);
@@ -163,53 +167,41 @@ impl Lister {
                 }
                 _ => {}
             }
-            let failure = match request.send().await {
-                Ok(response) => {
-                    let status = response.status();
-                    if status.is_success() {
-                        let next = next_link(response.headers());
-                        let body = response
-                            .bytes()
-                            .await
-                            .map_err(|e| format!("{url}: reading the response: {e}"))?;
-                        return Ok(Page {
-                            body: body.to_vec(),
-                            next,
-                        });
+            let limit = self.timeouts.request;
+            let failure = match tokio::time::timeout(limit, self.attempt(request, &url)).await {
+                Err(_) => (
+                    format!("{url}: no complete answer within {}", seconds(limit)),
+                    None,
+                ),
+                Ok(Attempt::Page(page)) => return Ok(page),
+                Ok(Attempt::Failed(message)) => return Err(message),
+                Ok(Attempt::Transient(message, wait)) => (message, wait),
+                Ok(Attempt::Challenged(challenge)) => {
+                    if authenticated_once {
+                        return Err(format!("{url}: 401 Unauthorized (credentials refused)"));
                     }
-                    if status == StatusCode::UNAUTHORIZED && !authenticated_once {
-                        authenticated_once = true;
-                        let challenge = response
-                            .headers()
-                            .get(header::WWW_AUTHENTICATE)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("")
-                            .to_string();
-                        if let Some(token) = self.fetch_token(&challenge, scope).await? {
+                    authenticated_once = true;
+                    if let Some((realm, service)) = challenge {
+                        let token = fetch_token(
+                            &self.http,
+                            &self.host,
+                            (&realm, service.as_deref()),
+                            scope,
+                            &self.credential,
+                            &self.timeouts,
+                            &self.plain,
+                        )
+                        .await?;
+                        if let Some(token) = token {
                             *self.token.lock().unwrap() = Some((scope.to_string(), token));
                             continue;
                         }
-                        if matches!(self.credential, Credential::Basic { .. }) {
-                            // Basic was sent and refused.
-                            return Err(format!("{url}: 401 Unauthorized (credentials refused)"));
-                        }
-                        return Err(format!("{url}: 401 Unauthorized (no credentials for {}; use --username/--password-stdin or docker login)", self.host));
                     }
-                    let transient =
-                        status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
-                    let wait = retry_after(response.headers());
-                    let message = format!("{url}: {status}");
-                    if !transient {
-                        return Err(message);
+                    if matches!(self.credential, Credential::Basic { .. }) {
+                        // Basic was sent and refused.
+                        return Err(format!("{url}: 401 Unauthorized (credentials refused)"));
                     }
-                    (message, wait)
-                }
-                Err(e) => {
-                    let message = format!("{url}: {e}");
-                    if !(e.is_connect() || e.is_timeout() || e.is_request() || e.is_body()) {
-                        return Err(message);
-                    }
-                    (message, None)
+                    return Err(format!("{url}: 401 Unauthorized (no credentials for {}; use --username/--password-stdin or docker login)", self.host));
                 }
             };
             let (message, wait) = failure;
@@ -217,67 +209,52 @@ impl Lister {
         }
     }
 
-    /// Answers a bearer challenge: asks the realm for a token for `scope`
-    /// (with basic credentials if we have them). `None`: not a bearer challenge.
-    async fn fetch_token(&self, challenge: &str, scope: &str) -> Result<Option<String>, String> {
-        let Some(params) = challenge.strip_prefix("Bearer ") else {
-            return Ok(None);
+    /// One try of a listing request, its page read whole (up to
+    /// [`MAX_LISTING_PAGE`]).
+    async fn attempt(&self, request: reqwest::RequestBuilder, url: &str) -> Attempt {
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => {
+                let retry = !e.is_redirect()
+                    && (e.is_connect() || e.is_timeout() || e.is_request() || e.is_body());
+                let message = format!("{url}: {}", describe(e));
+                return if retry {
+                    Attempt::Transient(message, None)
+                } else {
+                    Attempt::Failed(message)
+                };
+            }
         };
-        let params = parse_challenge(params);
-        let Some(realm) = params.iter().find(|(k, _)| k == "realm").map(|(_, v)| v) else {
-            return Ok(None);
-        };
-        let mut query: Vec<(&str, &str)> = vec![("scope", scope)];
-        if let Some((_, service)) = params.iter().find(|(k, _)| k == "service") {
-            query.push(("service", service));
+        let status = response.status();
+        if status.is_success() {
+            let next = next_link(response.headers());
+            return match read_capped(response, MAX_LISTING_PAGE, url).await {
+                Ok(body) => Attempt::Page(Page { body, next }),
+                Err(message) => Attempt::Failed(message),
+            };
         }
-        let mut request = self.http.get(realm).query(&query);
-        if let Credential::Basic { username, password } = &self.credential {
-            request = request.basic_auth(username, Some(password));
+        if status == StatusCode::UNAUTHORIZED {
+            return Attempt::Challenged(bearer_challenge(response.headers()));
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| format!("{}: asking {realm} for a token: {e}", self.host))?;
-        if !response.status().is_success() {
-            return Err(format!(
-                "{}: the token service {realm} answered {}",
-                self.host,
-                response.status()
-            ));
+        let transient = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
+        let wait = retry_after(response.headers());
+        let message = format!("{url}: {status}");
+        if transient {
+            Attempt::Transient(message, wait)
+        } else {
+            Attempt::Failed(message)
         }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| format!("{}: reading the token: {e}", self.host))?;
-        let token: TokenResponse = serde_json::from_slice(&body)
-            .map_err(|e| format!("{}: the token service sent invalid JSON: {e}", self.host))?;
-        Ok(token.token.or(token.access_token))
     }
 }
 
-/// `key="value", key2="value2"` → pairs.
-fn parse_challenge(text: &str) -> Vec<(String, String)> {
-    let mut pairs = Vec::new();
-    let mut rest = text.trim();
-    while let Some((key, after)) = rest.split_once('=') {
-        let key = key.trim().trim_start_matches(',').trim().to_string();
-        let after = after.trim_start();
-        let (value, remainder) = if let Some(quoted) = after.strip_prefix('"') {
-            match quoted.split_once('"') {
-                Some((value, remainder)) => (value, remainder),
-                None => (quoted, ""),
-            }
-        } else {
-            match after.split_once(',') {
-                Some((value, remainder)) => (value, remainder),
-                None => (after, ""),
-            }
-        };
-        pairs.push((key, value.trim().to_string()));
-        rest = remainder.trim_start().trim_start_matches(',');
-    }
-    pairs
+/// How one try of a listing request ended.
+enum Attempt {
+    Page(Page),
+    /// A 401, with the bearer challenge's realm and service if it has one.
+    Challenged(Option<(String, Option<String>)>),
+    /// Worth another try (after the wait a `Retry-After` asks for).
+    Transient(String, Option<Duration>),
+    Failed(String),
 }
 
 /// The path and query of a `Link: <…>; rel="next"` header. Absolute links
@@ -312,19 +289,24 @@ fn next_link(headers: &header::HeaderMap) -> Option<String> {
 
 /// The retry schedule of every registry request: waits of 0.5, 1, 2 s …,
 /// or as long as the registry's `Retry-After` asks (up to
-/// [`MAX_RETRY_AFTER`]), for at most a given number of tries.
+/// [`MAX_RETRY_AFTER`]), for at most a given number of tries and never
+/// past a budget of time for all of them together.
 pub(super) struct Backoff {
     attempts: u32,
     attempt: u32,
     delay: Duration,
+    started: Instant,
+    budget: Duration,
 }
 
 impl Backoff {
-    pub(super) fn new(attempts: u32) -> Backoff {
+    pub(super) fn new(attempts: u32, budget: Duration) -> Backoff {
         Backoff {
             attempts,
             attempt: 1,
             delay: Duration::from_millis(500),
+            started: Instant::now(),
+            budget,
         }
     }
 
@@ -348,6 +330,15 @@ impl Backoff {
             Some(wait) => wait,
             None => self.delay,
         };
+        let spent = self.started.elapsed();
+        if spent + wait > self.budget {
+            return Err(format!(
+                "{message} (gave up after {} attempts in {}: another would pass the {} allowed for one request)",
+                self.attempt,
+                seconds(Duration::from_millis(spent.as_millis() as u64)),
+                seconds(self.budget)
+            ));
+        }
         tokio::time::sleep(wait).await;
         self.delay *= 2;
         self.attempt += 1;
@@ -394,19 +385,6 @@ mod tests {
         let h = headers(&[("link", r#"</v2/_catalog?last=b>; rel="prev""#)]);
         assert_eq!(next_link(&h), None);
         assert_eq!(next_link(&headers(&[])), None);
-    }
-
-    #[test]
-    fn bearer_challenges_parse() {
-        let pairs = parse_challenge(
-            r#"realm="https://auth.example/token",service="registry.example",scope="registry:catalog:*""#,
-        );
-        assert_eq!(
-            pairs[0],
-            ("realm".into(), "https://auth.example/token".into())
-        );
-        assert_eq!(pairs[1], ("service".into(), "registry.example".into()));
-        assert_eq!(pairs[2], ("scope".into(), "registry:catalog:*".into()));
     }
 
     #[test]

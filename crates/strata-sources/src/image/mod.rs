@@ -12,6 +12,7 @@
 pub mod credentials;
 pub mod digest;
 pub mod fate;
+mod http;
 pub mod layer;
 pub mod listing;
 pub mod platform;

@@ -1,14 +1,20 @@
-//! Registries, through oci-client. Manifests and configs are small and read
+//! Registries, over reqwest (oci-client only parses references: its
+//! `pull()` would buffer whole layers, and its `auth()` reads token answers
+//! and failure bodies whole). Manifests and configs are small and read
 //! whole (and their digests checked); layers are streamed: a blob's HTTP
 //! body is read chunk by chunk by the layer scanner's decoding thread, so a
-//! layer is never held in memory (oci-client's `pull()` would buffer it).
+//! layer is never held in memory.
 //!
 //! HTTPS is the default; plain HTTP only for localhost, 127.0.0.1 and [::1]
-//! and for hosts named with `--insecure-registry`. Transient failures (429,
-//! 5xx, dropped connections) are retried with backoff, waiting as long as a
-//! `Retry-After` header asks. oci-client does the authentication (token
-//! flow, basic auth); manifest and blob GETs themselves are sent here with
-//! the same reqwest, because oci-client does not show response headers.
+//! and for hosts named with `--insecure-registry`, and a redirect never
+//! leads elsewhere in clear. Transient failures (429, 5xx, dropped
+//! connections, an attempt past its deadline) are retried with backoff,
+//! waiting as long as a `Retry-After` header asks, within a retry budget.
+//! Authentication (the distribution token flow, or basic auth) and the
+//! manifest and blob GETs are sent here with reqwest, every one of them
+//! under the bounds of [`RegistryTimeouts`] and of the `http` module:
+//! documents are read whole up to [`MAX_DOCUMENT`], a layer body must keep
+//! a minimum pace, error bodies are quoted short and escaped.
 
 use std::{
     collections::HashMap,
@@ -21,16 +27,16 @@ use std::{
 };
 
 use futures_util::StreamExt;
-use oci_client::{
-    client::{ClientConfig, ClientProtocol},
-    secrets::RegistryAuth,
-    Client, Reference, RegistryOperation,
-};
+use oci_client::Reference;
 use reqwest::{header, StatusCode};
 
 use super::{
     credentials::{Credential, CredentialStore},
     digest::sha256_of,
+    http::{
+        bearer_challenge, describe, error_excerpt, fetch_token, read_capped, seconds, Pace,
+        PlainHttp,
+    },
     listing::{retry_after, Backoff, Lister},
     platform::{choose, Platform},
     resolve::{image_from_manifest, ResolvedImage, MAX_DOCUMENT},
@@ -56,15 +62,65 @@ pub struct RegistryOptions {
     pub insecure: Vec<String>,
     /// Explicit credentials for every registry (`--username`/`--password-stdin`).
     pub credential: Option<Credential>,
+    /// How long anything that waits on a registry may take.
+    pub timeouts: RegistryTimeouts,
+}
+
+/// Every time bound of registry traffic, in one place: a registry that
+/// stops answering, or answers too slowly, costs a bounded time and then
+/// an error naming it, never a hang. `--registry-timeout` sets them all
+/// through [`RegistryTimeouts::scaled`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegistryTimeouts {
+    /// Establishing a TCP (and TLS) connection.
+    pub connect: Duration,
+    /// One attempt of a small request (authentication and tokens,
+    /// manifests, listing pages) from sending it to the end of its body;
+    /// for a blob, until its response headers.
+    pub request: Duration,
+    /// A blob body must bring [`min_bytes_per_window`](Self::min_bytes_per_window)
+    /// bytes in every window this long spent waiting on the registry.
+    pub stall_window: Duration,
+    pub min_bytes_per_window: u64,
+    /// All attempts of one request together: no retry starts (nor waits
+    /// for a `Retry-After`) past this.
+    pub retry_budget: Duration,
+    /// A `docker-credential-*` helper's answer; it is killed after this.
+    pub credential_helper: Duration,
+}
+
+impl RegistryTimeouts {
+    /// The default `request` bound (`--registry-timeout 60`).
+    pub const DEFAULT_REQUEST: Duration = Duration::from_secs(60);
+
+    /// Every bound derived from the one for a request: connect
+    /// `min(request, 15 s)`, stall window `request / 2` with 64 KiB due in
+    /// each, retry budget `2 × request`, credential helpers `request / 2`.
+    pub fn scaled(request: Duration) -> RegistryTimeouts {
+        RegistryTimeouts {
+            connect: request.min(Duration::from_secs(15)),
+            request,
+            stall_window: request / 2,
+            min_bytes_per_window: 64 << 10,
+            retry_budget: request * 2,
+            credential_helper: request / 2,
+        }
+    }
+}
+
+impl Default for RegistryTimeouts {
+    fn default() -> RegistryTimeouts {
+        RegistryTimeouts::scaled(RegistryTimeouts::DEFAULT_REQUEST)
+    }
 }
 
 /// A registry client shared by every image of a run.
 pub struct RegistryClient {
     runtime: tokio::runtime::Runtime,
     options: RegistryOptions,
+    plain: PlainHttp,
     credentials: CredentialStore,
-    clients: Mutex<HashMap<String, Arc<Client>>>,
-    /// Plain HTTP clients for manifest and blob GETs, one per host.
+    /// HTTP clients for authentication, manifest and blob GETs, one per host.
     http: Mutex<HashMap<String, reqwest::Client>>,
     /// Authorization per `host/repository`, shared by its manifests and blobs.
     authorizers: Mutex<HashMap<String, Arc<Authorizer>>>,
@@ -83,22 +139,12 @@ pub struct TaggedManifest {
     pub manifest: Manifest,
 }
 
-fn is_loopback(host: &str) -> bool {
-    let name = host.rsplit_once(':').map_or(host, |(name, port)| {
-        if port.chars().all(|c| c.is_ascii_digit()) {
-            name
-        } else {
-            host
-        }
-    });
-    matches!(name, "localhost" | "127.0.0.1" | "[::1]" | "::1")
-}
-
 impl RegistryClient {
     pub fn new(
         options: RegistryOptions,
-        credentials: CredentialStore,
+        mut credentials: CredentialStore,
     ) -> Result<RegistryClient, String> {
+        credentials.set_helper_timeout(options.timeouts.credential_helper);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -106,61 +152,66 @@ impl RegistryClient {
             .map_err(|e| format!("starting the network runtime: {e}"))?;
         Ok(RegistryClient {
             runtime,
+            plain: PlainHttp::new(&options.insecure),
             options,
             credentials,
-            clients: Mutex::new(HashMap::new()),
             http: Mutex::new(HashMap::new()),
             authorizers: Mutex::new(HashMap::new()),
             blob_gets: Arc::new(AtomicU64::new(0)),
         })
     }
 
-    /// Parses an image reference and finds the client and credentials for
-    /// its registry.
-    fn connect(&self, text: &str) -> Result<(Reference, Arc<Client>, RegistryAuth), String> {
+    /// Parses an image reference and finds the authorizer of its repository.
+    fn connect(&self, text: &str) -> Result<(Reference, Arc<Authorizer>), String> {
         let reference: Reference = text
             .parse()
             .map_err(|e| format!("{text}: not an image reference: {e}"))?;
-        let registry = reference.resolve_registry().to_string();
-        let client = self.client_for(&registry);
-        let auth = self.auth_for(&registry)?;
-        Ok((reference, client, auth))
+        let authorizer = self.authorizer(&reference)?;
+        Ok((reference, authorizer))
     }
 
-    /// `scheme://host/v2/<repository>/<rest>`.
-    fn url(&self, reference: &Reference, rest: &str) -> String {
-        let registry = reference.resolve_registry();
+    /// `scheme://host`.
+    fn base_url(&self, registry: &str) -> String {
         let scheme = if self.plain_http(registry) {
             "http"
         } else {
             "https"
         };
-        format!("{scheme}://{registry}/v2/{}/{rest}", reference.repository())
+        format!("{scheme}://{registry}")
     }
 
-    fn authorizer(
-        &self,
-        client: &Arc<Client>,
-        reference: &Reference,
-        auth: &RegistryAuth,
-    ) -> Arc<Authorizer> {
-        let key = format!(
-            "{}/{}",
-            reference.resolve_registry(),
+    /// `scheme://host/v2/<repository>/<rest>`.
+    fn url(&self, reference: &Reference, rest: &str) -> String {
+        format!(
+            "{}/v2/{}/{rest}",
+            self.base_url(reference.resolve_registry()),
             reference.repository()
-        );
-        self.authorizers
+        )
+    }
+
+    fn authorizer(&self, reference: &Reference) -> Result<Arc<Authorizer>, String> {
+        let registry = reference.resolve_registry();
+        let key = format!("{registry}/{}", reference.repository());
+        if let Some(authorizer) = self.authorizers.lock().unwrap().get(&key) {
+            return Ok(authorizer.clone());
+        }
+        let authorizer = Arc::new(Authorizer {
+            http: self.http_for(registry)?,
+            base_url: self.base_url(registry),
+            host: registry.to_string(),
+            scope: format!("repository:{}:pull", reference.repository()),
+            credential: self.credential_for(registry)?,
+            timeouts: self.options.timeouts,
+            plain: self.plain.clone(),
+            current: tokio::sync::Mutex::new(None),
+        });
+        Ok(self
+            .authorizers
             .lock()
             .unwrap()
             .entry(key)
-            .or_insert_with(|| {
-                Arc::new(Authorizer::new(
-                    client.clone(),
-                    reference.clone(),
-                    auth.clone(),
-                ))
-            })
-            .clone()
+            .or_insert(authorizer)
+            .clone())
     }
 
     fn http_for(&self, registry: &str) -> Result<reqwest::Client, String> {
@@ -169,11 +220,7 @@ impl RegistryClient {
             return Ok(client.clone());
         }
         let _guard = self.runtime.enter();
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(15))
-            .read_timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|e| format!("{registry}: building the HTTP client: {e}"))?;
+        let client = super::http::client(registry, &self.options.timeouts, &self.plain)?;
         clients.insert(registry.to_string(), client.clone());
         Ok(client)
     }
@@ -184,18 +231,21 @@ impl RegistryClient {
     }
 
     fn plain_http(&self, registry: &str) -> bool {
-        is_loopback(registry) || self.options.insecure.iter().any(|h| h == registry)
+        self.plain.allows(registry)
     }
 
     /// A lister of repositories and tags for `registry` (`host[:port]`).
     pub fn lister(&self, registry: &str, page_size: usize) -> Result<Lister, String> {
-        let credential = match &self.options.credential {
-            Some(credential) => credential.clone(),
-            None => self.credentials.lookup(registry)?,
-        };
-        // Building a reqwest client wants a runtime context.
-        let _guard = self.runtime.enter();
-        Lister::new(registry, self.plain_http(registry), credential, page_size)
+        let credential = self.credential_for(registry)?;
+        Ok(Lister::new(
+            registry,
+            self.plain_http(registry),
+            credential,
+            page_size,
+            self.http_for(registry)?,
+            self.options.timeouts,
+            self.plain.clone(),
+        ))
     }
 
     /// Every repository of the registry `lister` lists.
@@ -216,8 +266,8 @@ impl RegistryClient {
         text: &str,
         platform: Option<&Platform>,
     ) -> Result<Vec<TaggedManifest>, String> {
-        let (reference, client, auth) = self.connect(text)?;
-        let (bytes, digest) = self.pull_document(&client, &reference, &auth)?;
+        let (reference, authorizer) = self.connect(text)?;
+        let (bytes, digest) = self.pull_document(&authorizer, &reference)?;
         let parse =
             |bytes: &[u8]| ManifestOrIndex::parse(bytes).map_err(|e| format!("{text}: {e}"));
         match parse(&bytes)? {
@@ -240,7 +290,7 @@ impl RegistryClient {
                 let mut out = Vec::new();
                 for descriptor in chosen {
                     let by_digest = reference.clone_with_digest(descriptor.digest.clone());
-                    let (bytes, digest) = self.pull_document(&client, &by_digest, &auth)?;
+                    let (bytes, digest) = self.pull_document(&authorizer, &by_digest)?;
                     let ManifestOrIndex::Manifest(manifest) = parse(&bytes)? else {
                         return Err(format!(
                             "{text}: index entry {} is itself an index; nested indexes are not followed",
@@ -264,23 +314,18 @@ impl RegistryClient {
 
     /// The blobs of the repository `text` names, streamed.
     pub fn blob_source(&self, text: &str) -> Result<Arc<dyn BlobSource>, String> {
-        let (reference, client, auth) = self.connect(text)?;
-        Ok(Arc::new(self.blobs(&client, &reference, &auth)?))
+        let (reference, authorizer) = self.connect(text)?;
+        Ok(Arc::new(self.blobs(authorizer, &reference)))
     }
 
-    fn blobs(
-        &self,
-        client: &Arc<Client>,
-        reference: &Reference,
-        auth: &RegistryAuth,
-    ) -> Result<RegistryBlobs, String> {
-        Ok(RegistryBlobs {
-            http: self.http_for(reference.resolve_registry())?,
+    fn blobs(&self, authorizer: Arc<Authorizer>, reference: &Reference) -> RegistryBlobs {
+        RegistryBlobs {
             base_url: self.url(reference, "blobs/"),
-            authorizer: self.authorizer(client, reference, auth),
+            authorizer,
             handle: self.runtime.handle().clone(),
             gets: self.blob_gets.clone(),
-        })
+            timeouts: self.options.timeouts,
+        }
     }
 
     /// Reads the config of `manifest` (pulled from `text`'s repository) and
@@ -296,43 +341,19 @@ impl RegistryClient {
         .map_err(|e| format!("{} ({}): {e}", tagged.reference, tagged.digest))
     }
 
-    fn client_for(&self, registry: &str) -> Arc<Client> {
-        let mut clients = self.clients.lock().unwrap();
-        clients
-            .entry(registry.to_string())
-            .or_insert_with(|| {
-                let plain = self.plain_http(registry);
-                let protocol = if plain {
-                    ClientProtocol::HttpsExcept(vec![registry.to_string()])
-                } else {
-                    ClientProtocol::Https
-                };
-                Arc::new(Client::new(ClientConfig {
-                    protocol,
-                    read_timeout: Some(Duration::from_secs(60)),
-                    connect_timeout: Some(Duration::from_secs(15)),
-                    ..Default::default()
-                }))
-            })
-            .clone()
+    fn credential_for(&self, registry: &str) -> Result<Credential, String> {
+        match &self.options.credential {
+            Some(credential) => Ok(credential.clone()),
+            None => self.credentials.lookup(registry),
+        }
     }
 
-    fn auth_for(&self, registry: &str) -> Result<RegistryAuth, String> {
-        let credential = match &self.options.credential {
-            Some(credential) => credential.clone(),
-            None => self.credentials.lookup(registry)?,
-        };
-        Ok(match credential {
-            Credential::Anonymous => RegistryAuth::Anonymous,
-            Credential::Basic { username, password } => RegistryAuth::Basic(username, password),
-        })
-    }
-
+    /// A manifest or index, read whole (up to [`MAX_DOCUMENT`], within one
+    /// attempt's deadline) and checked against its digest.
     fn pull_document(
         &self,
-        client: &Arc<Client>,
+        authorizer: &Authorizer,
         reference: &Reference,
-        auth: &RegistryAuth,
     ) -> Result<(Vec<u8>, String), String> {
         let target = reference
             .digest()
@@ -340,24 +361,31 @@ impl RegistryClient {
             .unwrap_or("latest")
             .to_string();
         let what = format!("pulling manifest {}", reference.whole());
-        let authorizer = self.authorizer(client, reference, auth);
         let url = self.url(reference, &format!("manifests/{target}"));
-        let http = self.http_for(reference.resolve_registry())?;
         let (bytes, header_digest) = self
             .runtime
             .block_on(async {
-                let response =
-                    get_with_retries(&http, &url, Some(&ACCEPTED.join(", ")), &authorizer, None)
-                        .await?;
-                let header_digest = response
+                let sent =
+                    get_with_retries(&url, Some(&ACCEPTED.join(", ")), authorizer, None).await?;
+                let header_digest = sent
+                    .response
                     .headers()
                     .get("docker-content-digest")
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string);
-                let bytes = response
-                    .bytes()
-                    .await
-                    .map_err(|e| HttpError::other(format!("reading the response: {e}")))?;
+                let limit = self.options.timeouts.request;
+                let bytes = tokio::time::timeout_at(
+                    sent.deadline,
+                    read_capped(sent.response, MAX_DOCUMENT, "the manifest"),
+                )
+                .await
+                .map_err(|_| {
+                    HttpError::other(format!(
+                        "{url}: the manifest did not arrive whole within {}",
+                        seconds(limit)
+                    ))
+                })?
+                .map_err(HttpError::other)?;
                 Ok::<_, HttpError>((bytes, header_digest))
             })
             .map_err(|e| format!("{what}: {}", e.message))?;
@@ -373,20 +401,14 @@ impl RegistryClient {
                 reference.whole()
             ));
         }
-        if bytes.len() as u64 > MAX_DOCUMENT {
-            return Err(format!(
-                "manifest {} is larger than {MAX_DOCUMENT} bytes",
-                reference.whole()
-            ));
-        }
-        Ok((bytes.to_vec(), actual))
+        Ok((bytes, actual))
     }
 }
 
 impl RegistryResolver for RegistryClient {
     fn resolve(&self, text: &str, platform: &Platform) -> Result<ResolvedImage, String> {
-        let (reference, client, auth) = self.connect(text)?;
-        let (mut bytes, mut digest) = self.pull_document(&client, &reference, &auth)?;
+        let (reference, authorizer) = self.connect(text)?;
+        let (mut bytes, mut digest) = self.pull_document(&authorizer, &reference)?;
         for _ in 0..4 {
             match ManifestOrIndex::parse(&bytes)
                 .map_err(|e| format!("{}: {e}", reference.whole()))?
@@ -394,10 +416,10 @@ impl RegistryResolver for RegistryClient {
                 ManifestOrIndex::Index(index) => {
                     let chosen = choose(&index.manifests, platform)?.digest.clone();
                     let by_digest = reference.clone_with_digest(chosen);
-                    (bytes, digest) = self.pull_document(&client, &by_digest, &auth)?;
+                    (bytes, digest) = self.pull_document(&authorizer, &by_digest)?;
                 }
                 ManifestOrIndex::Manifest(manifest) => {
-                    let blobs = self.blobs(&client, &reference, &auth)?;
+                    let blobs = self.blobs(authorizer, &reference);
                     return image_from_manifest(text, digest, &manifest, Arc::new(blobs));
                 }
             }
@@ -406,13 +428,23 @@ impl RegistryResolver for RegistryClient {
     }
 }
 
-/// How requests to one repository are authorized: oci-client runs the
-/// distribution token flow (or settles on basic auth), and the result is
-/// kept until the registry refuses it.
+/// How requests to one repository are authorized: `GET /v2/` shows the
+/// registry's challenge; a bearer challenge is answered by the token
+/// service (the distribution token flow, shared with listings), anything
+/// else settles on basic auth when there are credentials. The result is
+/// kept until the registry refuses it. Every exchange is bounded by
+/// `timeouts.request`.
 struct Authorizer {
-    client: Arc<Client>,
-    reference: Reference,
-    auth: RegistryAuth,
+    http: reqwest::Client,
+    /// `scheme://host`.
+    base_url: String,
+    /// `host[:port]`, for messages.
+    host: String,
+    /// `repository:<name>:pull`.
+    scope: String,
+    credential: Credential,
+    timeouts: RegistryTimeouts,
+    plain: PlainHttp,
     current: tokio::sync::Mutex<Option<Authorization>>,
 }
 
@@ -424,35 +456,48 @@ enum Authorization {
 }
 
 impl Authorizer {
-    fn new(client: Arc<Client>, reference: Reference, auth: RegistryAuth) -> Authorizer {
-        Authorizer {
-            client,
-            reference,
-            auth,
-            current: tokio::sync::Mutex::new(None),
-        }
-    }
-
     /// The authorization to send; `refresh` asks for a new one (after a 401).
     async fn get(&self, refresh: bool) -> Result<Authorization, HttpError> {
         let mut current = self.current.lock().await;
         if let (Some(authorization), false) = (current.as_ref(), refresh) {
             return Ok(authorization.clone());
         }
-        let token = self
-            .client
-            .auth(&self.reference, &self.auth, RegistryOperation::Pull)
+        let authorization = self
+            .negotiate()
             .await
             .map_err(|e| HttpError::other(format!("authenticating: {e}")))?;
-        let authorization = match (token, &self.auth) {
-            (Some(token), _) => Authorization::Bearer(token),
-            (None, RegistryAuth::Basic(user, password)) => {
-                Authorization::Basic(user.clone(), password.clone())
-            }
-            (None, _) => Authorization::None,
-        };
         *current = Some(authorization.clone());
         Ok(authorization)
+    }
+
+    async fn negotiate(&self) -> Result<Authorization, String> {
+        let url = format!("{}/v2/", self.base_url);
+        let limit = self.timeouts.request;
+        let challenge = tokio::time::timeout(limit, self.http.get(&url).send())
+            .await
+            .map_err(|_| format!("{url}: no response within {}", seconds(limit)))?
+            .map(|response| bearer_challenge(response.headers()))
+            .map_err(|e| format!("{url}: {}", describe(e)))?;
+        if let Some((realm, service)) = challenge {
+            let token = fetch_token(
+                &self.http,
+                &self.host,
+                (&realm, service.as_deref()),
+                &self.scope,
+                &self.credential,
+                &self.timeouts,
+                &self.plain,
+            )
+            .await?
+            .ok_or_else(|| format!("{}: the token service answered without a token", self.host))?;
+            return Ok(Authorization::Bearer(token));
+        }
+        Ok(match &self.credential {
+            Credential::Basic { username, password } => {
+                Authorization::Basic(username.clone(), password.clone())
+            }
+            Credential::Anonymous => Authorization::None,
+        })
     }
 }
 
@@ -472,20 +517,30 @@ impl HttpError {
     }
 }
 
-/// GET `url`, authorized, retrying 429, 5xx and dropped connections with
-/// backoff (0.5, 1, 2 s) or as long as `Retry-After` asks (up to a cap);
-/// a 401 gets one fresh authorization. Counts attempts in `attempts`.
+/// A successful response, and the deadline of the attempt that got it (a
+/// caller reading a small document whole finishes by then).
+struct Sent {
+    response: reqwest::Response,
+    deadline: tokio::time::Instant,
+}
+
+/// GET `url`, authorized, retrying 429, 5xx, dropped connections and
+/// attempts without response headers within `timeouts.request`, with
+/// backoff (0.5, 1, 2 s) or as long as `Retry-After` asks (up to a cap),
+/// all within `timeouts.retry_budget`; a 401 gets one fresh authorization.
+/// Counts attempts in `attempts`. An error quotes at most the start of the
+/// registry's error body, escaped.
 async fn get_with_retries(
-    http: &reqwest::Client,
     url: &str,
     accept: Option<&str>,
     authorizer: &Authorizer,
     attempts: Option<&AtomicU64>,
-) -> Result<reqwest::Response, HttpError> {
-    let mut backoff = Backoff::new(ATTEMPTS);
+) -> Result<Sent, HttpError> {
+    let timeouts = &authorizer.timeouts;
+    let mut backoff = Backoff::new(ATTEMPTS, timeouts.retry_budget);
     let mut refreshed = false;
     loop {
-        let mut request = http.get(url);
+        let mut request = authorizer.http.get(url);
         if let Some(accept) = accept {
             request = request.header(header::ACCEPT, accept);
         }
@@ -497,9 +552,17 @@ async fn get_with_retries(
         if let Some(attempts) = attempts {
             attempts.fetch_add(1, Ordering::Relaxed);
         }
-        let (message, wait) = match request.send().await {
-            Ok(response) if response.status().is_success() => return Ok(response),
-            Ok(response) => {
+        let deadline = tokio::time::Instant::now() + timeouts.request;
+        let sent = tokio::time::timeout_at(deadline, request.send()).await;
+        let (message, wait) = match sent {
+            Err(_) => (
+                format!("{url}: no response within {}", seconds(timeouts.request)),
+                None,
+            ),
+            Ok(Ok(response)) if response.status().is_success() => {
+                return Ok(Sent { response, deadline })
+            }
+            Ok(Ok(response)) => {
                 let status = response.status();
                 if status == StatusCode::UNAUTHORIZED && !refreshed {
                     refreshed = true;
@@ -508,8 +571,10 @@ async fn get_with_retries(
                 }
                 let transient = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
                 let wait = retry_after(response.headers());
-                let body = response.text().await.unwrap_or_default();
-                let message = format!("{url}: {status} {}", body.trim());
+                let excerpt = tokio::time::timeout_at(deadline, error_excerpt(response))
+                    .await
+                    .unwrap_or_default();
+                let message = format!("{url}: {status} {excerpt}").trim_end().to_string();
                 if !transient {
                     return Err(HttpError {
                         message,
@@ -518,7 +583,14 @@ async fn get_with_retries(
                 }
                 (message, wait)
             }
-            Err(e) => (format!("{url}: {e}"), None),
+            Ok(Err(e)) => {
+                let refused = e.is_redirect();
+                let message = format!("{url}: {}", describe(e));
+                if refused {
+                    return Err(HttpError::other(message));
+                }
+                (message, None)
+            }
         };
         backoff
             .wait(message, wait)
@@ -529,12 +601,12 @@ async fn get_with_retries(
 
 /// Blobs of one repository, streamed over HTTP.
 struct RegistryBlobs {
-    http: reqwest::Client,
     /// `scheme://host/v2/<repository>/blobs/`.
     base_url: String,
     authorizer: Arc<Authorizer>,
     handle: tokio::runtime::Handle,
     gets: Arc<AtomicU64>,
+    timeouts: RegistryTimeouts,
 }
 
 impl BlobSource for RegistryBlobs {
@@ -543,7 +615,6 @@ impl BlobSource for RegistryBlobs {
         let response = self
             .handle
             .block_on(get_with_retries(
-                &self.http,
                 &url,
                 None,
                 &self.authorizer,
@@ -560,14 +631,18 @@ impl BlobSource for RegistryBlobs {
                 }
             })?;
         let stream = response
+            .response
             .bytes_stream()
-            .map(|chunk| chunk.map_err(|e| io::Error::other(format!("reading blob body: {e}"))))
+            .map(|chunk| {
+                chunk.map_err(|e| io::Error::other(format!("reading blob body: {}", describe(e))))
+            })
             .boxed();
         Ok(Box::new(StreamReader {
             handle: self.handle.clone(),
             stream,
             current: bytes_empty(),
             ended: false,
+            pace: Pace::new(&self.timeouts),
         }))
     }
 }
@@ -576,13 +651,15 @@ fn bytes_empty() -> bytes::Bytes {
     bytes::Bytes::new()
 }
 
-/// Blocking `Read` over an HTTP body stream.
+/// Blocking `Read` over an HTTP body stream that must keep its [`Pace`]:
+/// a stalled or trickling body is an error, not a hang.
 struct StreamReader {
     handle: tokio::runtime::Handle,
     stream: futures_util::stream::BoxStream<'static, Result<bytes::Bytes, io::Error>>,
     current: bytes::Bytes,
     /// The stream has ended; it is not polled again.
     ended: bool,
+    pace: Pace,
 }
 
 impl Read for StreamReader {
@@ -591,13 +668,31 @@ impl Read for StreamReader {
             if self.ended {
                 return Ok(0);
             }
-            match self.handle.block_on(self.stream.next()) {
-                Some(Ok(chunk)) => self.current = chunk,
-                Some(Err(e)) => {
+            let started = std::time::Instant::now();
+            let patience = self.pace.patience();
+            let stream = &mut self.stream;
+            let next = self
+                .handle
+                .block_on(async { tokio::time::timeout(patience, stream.next()).await });
+            let arrived = match &next {
+                Ok(Some(Ok(chunk))) => chunk.len() as u64,
+                _ => 0,
+            };
+            if let Err(slow) = self.pace.record(started.elapsed(), arrived) {
+                self.ended = true;
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("reading blob body: {slow}"),
+                ));
+            }
+            match next {
+                Err(_) => {}
+                Ok(Some(Ok(chunk))) => self.current = chunk,
+                Ok(Some(Err(e))) => {
                     self.ended = true;
                     return Err(e);
                 }
-                None => {
+                Ok(None) => {
                     self.ended = true;
                     return Ok(0);
                 }
@@ -615,10 +710,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn loopback_hosts() {
-        assert!(
-            is_loopback("127.0.0.1:5000") && is_loopback("localhost") && is_loopback("[::1]:443")
-        );
-        assert!(!is_loopback("registry.example.com:5000") && !is_loopback("10.0.0.1"));
+    fn timeouts_scale_from_the_request_bound() {
+        let t = RegistryTimeouts::default();
+        assert_eq!(t.request, Duration::from_secs(60));
+        assert_eq!(t.connect, Duration::from_secs(15));
+        assert_eq!(t.stall_window, Duration::from_secs(30));
+        assert_eq!(t.retry_budget, Duration::from_secs(120));
+        assert_eq!(t.credential_helper, Duration::from_secs(30));
+        let small = RegistryTimeouts::scaled(Duration::from_secs(2));
+        assert_eq!(small.connect, Duration::from_secs(2));
+        assert_eq!(small.stall_window, Duration::from_secs(1));
     }
 }
