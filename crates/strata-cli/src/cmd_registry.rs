@@ -45,8 +45,10 @@ fn registry_host(text: &str) -> Result<(String, bool)> {
 fn profile_options(matcher: &Matcher, limits: &Limits, fingerprinter: &Fingerprinter) -> String {
     let options = matcher.options();
     let allow = &options.global_allowlist;
+    // `sealed=2`: sealed matches carry the secret's length, which masking
+    // build commands needs; records written before it have none.
     format!(
-        "report_invalid={}\nallow_paths={:?}\nallow_regexes={:?}\nallow_stopwords={:?}\n\
+        "sealed=2\nreport_invalid={}\nallow_paths={:?}\nallow_regexes={:?}\nallow_stopwords={:?}\n\
          fingerprint={}\nmax_file_size={}\nmax_entry_size={}\nmax_archive_depth={}\nmax_buffered_archive={}",
         options.report_invalid,
         allow.path_globs,
