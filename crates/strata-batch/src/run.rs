@@ -29,7 +29,7 @@ use strata_sources::{
         spec::History,
     },
     origin::ImageContext,
-    Limits, Problem, Skipped,
+    Collector, Limits, Problem, Skipped,
 };
 
 use crate::{
@@ -49,6 +49,9 @@ pub struct RunOptions<'a> {
     pub cache: Option<&'a Cache>,
     /// Take every result from the cache; pull no blob.
     pub cached_only: bool,
+    /// Where the configs and layers in progress are tracked (for a report
+    /// cut short by `--timeout`), if anywhere.
+    pub in_progress: Option<&'a Collector>,
 }
 
 /// Progress callbacks (a progress bar in the CLI).
@@ -142,6 +145,9 @@ pub fn run_plan(
             .map(|&i| {
                 let image = &plan.images[i];
                 let needed_for_layers = layer_owner.contains(&i);
+                let _in_progress = options
+                    .in_progress
+                    .map(|c| c.begin(format!("{} ({})", image.reference, image.manifest_digest())));
                 (
                     i,
                     config_for(client, matcher, builder, image, options, needed_for_layers),
@@ -260,6 +266,9 @@ pub fn run_plan(
             pool.install(|| {
                 to_scan.par_iter().for_each_with(tx, |tx, layer| {
                     let image = &plan.images[layer.first_image];
+                    let _in_progress = options
+                        .in_progress
+                        .map(|c| c.begin(layer_place(&image.reference, &layer.digest, "")));
                     let diff_id = configs
                         .get(image.manifest_digest())
                         .and_then(|c| c.diff_ids.get(layer.index_in_first).cloned());

@@ -21,6 +21,6 @@ pub mod inflate;
 pub mod limits;
 pub mod origin;
 
-pub use collect::{Collector, Hit, Problem, Skipped};
+pub use collect::{Collector, Hit, InProgress, Problem, Skipped};
 pub use limits::Limits;
 pub use origin::{Fate, FateStatus, ImageContext, LayerContext, Origin};

@@ -133,6 +133,8 @@ pub fn scan_images(
     options: &ImageOptions<'_>,
     collector: &Collector,
 ) -> ImagesScanned {
+    // Each image is in progress until it is assembled.
+    let _in_progress: Vec<_> = arguments.iter().map(|a| collector.begin(a)).collect();
     let resolved: Vec<ResolvedImage> = arguments
         .iter()
         .filter_map(|argument| match resolve(argument, options) {
@@ -174,6 +176,7 @@ pub fn scan_resolved(
             .par_iter()
             .map(|&(digest, image, index)| {
                 let layer = &image.layers[*index];
+                let _in_progress = collector.begin(layer_place(&image.reference, digest, ""));
                 let scan = scan_layer(
                     image.source.as_ref(),
                     layer,
