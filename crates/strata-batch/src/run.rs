@@ -341,7 +341,7 @@ pub fn run_plan(
     // A shard assembles no image: it caches the configs it scanned now,
     // masked with every layer result it can see (its own, and the cache's).
     if !assembling {
-        let mut to_cache: Vec<String> = assembler.configs_to_cache.drain().collect();
+        let mut to_cache: Vec<String> = assembler.configs_to_cache.iter().cloned().collect();
         to_cache.sort();
         for manifest_digest in to_cache {
             if let Some(i) = plan
