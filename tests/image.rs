@@ -1495,3 +1495,51 @@ fn fixture_artifacts_are_accepted_by_skopeo_when_installed() {
     let out = copy("oci:layout:app", "oci:tampered-copy:app", false);
     assert!(!out.status.success(), "skopeo copied a tampered layer");
 }
+
+// ---- issue 13: no secret echoed through build steps -------------------------
+
+#[test]
+fn a_layer_secret_repeated_in_a_build_step_is_masked_in_every_output() {
+    // Issue 13: `created_by` was masked only with the config's own findings,
+    // so a build arg that only a layer's file made a finding was echoed.
+    let tree = Tree::new();
+    let (spec, secret) = build_arg_secret_spec(1300);
+    write_oci_layout(&tree.path().join("layout"), &[("app", &spec)]);
+
+    let run = image_json(&tree, &["oci:layout:app"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let findings = run.findings();
+    let creds = findings
+        .iter()
+        .find(|f| f["path"] == "/app/creds")
+        .expect("the layer finding");
+    let step = creds["layer"]["created_by"].as_str().unwrap();
+    assert!(step.starts_with("RUN |1 K="), "{step}");
+    assert!(step.contains("*****"), "the build arg is masked: {step}");
+
+    let outputs = [
+        vec!["image", "oci:layout:app", "--format", "json"],
+        vec!["image", "oci:layout:app", "--format", "jsonl"],
+        vec!["image", "oci:layout:app", "--format", "sarif"],
+        vec!["image", "oci:layout:app"],
+        vec!["history", "oci:layout:app", "--format", "json"],
+        vec!["history", "oci:layout:app"],
+    ];
+    for args in outputs {
+        let run = strata_in(tree.path(), &args, None);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
+        for text in [&run.stdout, &run.stderr] {
+            assert!(
+                !text.contains(&secret[..12]),
+                "{args:?} echoed the secret:\n{text}"
+            );
+        }
+    }
+    // --show-secrets shows build steps as recorded.
+    let shown = image_json(&tree, &["oci:layout:app", "--show-secrets"]);
+    assert!(
+        shown.stdout.contains(&format!("K={secret}")),
+        "{}",
+        shown.stdout
+    );
+}

@@ -724,3 +724,62 @@ fn a_429_on_a_layer_blob_is_waited_out_as_retry_after_asks() {
         "retried after {waited:?}, before the 2 s Retry-After"
     );
 }
+
+#[test]
+fn a_layer_secret_in_a_build_step_reaches_neither_the_report_nor_the_cache() {
+    // Issue 13: the config record cached `created_by` masked with the
+    // config's findings only, so a build arg that a layer's file made a
+    // finding was written into the cache and streamed out raw.
+    let Some(registry) = Registry::start(None) else {
+        return;
+    };
+    let tree = Tree::new();
+    let (spec, secret) = build_arg_secret_spec(9700);
+    let layout = tree.path().join("layout");
+    write_oci_layout(&layout, &[("app", &spec)]);
+    registry.push_layout(&layout, "app", "team/creds:v1");
+    let cache = tree.path().join("cache");
+    let cache_arg = cache.to_str().unwrap();
+    for (attempt, format) in [(0, "jsonl"), (1, "jsonl"), (2, "json"), (3, "text")] {
+        let run = registry_run(
+            &registry,
+            &tree,
+            &["--cache-dir", cache_arg, "--format", format],
+        );
+        assert_eq!(run.code, 1, "run {attempt}: {}{}", run.stdout, run.stderr);
+        if attempt == 1 {
+            let (findings, summary) = lines(&run);
+            assert_eq!(summary["summary"]["registry"]["layers_scanned"], 0, "warm");
+            let step = findings[0]["layer"]["created_by"].as_str().unwrap();
+            assert!(
+                step.starts_with("RUN |1 K=") && step.contains("*****"),
+                "{step}"
+            );
+        }
+        for text in [&run.stdout, &run.stderr] {
+            assert!(
+                !text.contains(&secret[..12]),
+                "run {attempt} ({format}) echoed the secret:\n{text}"
+            );
+        }
+        for record in cache_records(&cache) {
+            assert!(!record.contains(&secret[..12]), "cached: {record}");
+        }
+        let mut stack = vec![cache.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    let bytes = std::fs::read(&path).unwrap();
+                    assert!(
+                        !bytes.windows(12).any(|w| w == &secret.as_bytes()[..12]),
+                        "{} holds the secret",
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+}

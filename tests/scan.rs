@@ -636,3 +636,103 @@ fn rules_list_and_check() {
         run.stderr
     );
 }
+
+// ---- issue 13: hostile names, --timeout -------------------------------------
+
+#[test]
+fn control_characters_in_names_never_reach_the_terminal_raw() {
+    // Issue 13: an ESC sequence in a file name cleared the screen, and a
+    // newline forged a `0 findings…` summary line.
+    let tree = Tree::new();
+    let name = "evil\x1b[2J\n0 findings, 0 skipped, 0 errors; all clear.env";
+    tree.write(name, format!("GITHUB_TOKEN={}\n", github_token(1301)));
+    let run = strata_in(tree.path(), &["scan", "."], None);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    for text in [&run.stdout, &run.stderr] {
+        assert!(!text.contains('\x1b'), "raw ESC in:\n{text}");
+        assert!(
+            !text.lines().any(|l| l.starts_with("0 findings")),
+            "a forged summary line:\n{text}"
+        );
+    }
+    assert!(
+        run.stdout.contains("evil\\x1b[2J\\n0 findings"),
+        "{}",
+        run.stdout
+    );
+    // JSON keeps the name as it is (serde escapes it).
+    let json = scan_json(&tree, &[]);
+    assert_eq!(json.findings()[0]["path"], name);
+}
+
+#[test]
+fn a_timeout_writes_the_partial_report_and_exits_2() {
+    // Issue 13: a run killed by the pipeline lost every finding. Here
+    // standard input never closes; the file before it holds a secret.
+    use std::{
+        process::{Command, Stdio},
+        time::{Duration, Instant},
+    };
+    let tree = Tree::new();
+    let token = github_token(1302);
+    tree.write("found.env", format!("GITHUB_TOKEN={token}\n"));
+    let report = tree.path().join("report.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args([
+            "scan",
+            "found.env",
+            "-",
+            "--timeout",
+            "2s",
+            "--format",
+            "json",
+        ])
+        .arg("--output")
+        .arg(&report)
+        .current_dir(tree.path())
+        .env_remove("STRATA_FINGERPRINT_KEY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run strata");
+    // Kept open (and so never at end of file) until strata is done.
+    let stdin = child.stdin.take().unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("strata did not stop at its --timeout");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(stdin);
+    assert_eq!(status.code(), Some(2));
+    let json: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let findings = json["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{json:#}");
+    assert_eq!(findings[0]["path"], "found.env");
+    assert_eq!(json["summary"]["complete"], false);
+    let errors = json["errors"].as_array().unwrap();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e["path"] == "-" && e["message"] == "not finished: --timeout 2s expired"),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e["path"] == "--timeout"
+                && e["message"].as_str().unwrap().contains("timed out")),
+        "{errors:?}"
+    );
+    assert!(
+        !errors.iter().any(|e| e["path"] == "found.env"),
+        "a finished input is not listed: {errors:?}"
+    );
+}

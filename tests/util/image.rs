@@ -42,6 +42,36 @@ pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 /// Fixed timestamp for every tar header, so the same spec gives the same digests.
 const MTIME: u64 = 1_700_000_000;
 
+/// An image whose build step passes a secret as a build arg and writes it
+/// into a file: `RUN |1 K=<secret> /bin/sh -c printf 'aws_secret_access_key
+/// = %s' "$K" > /app/creds`. Only the file gives the rule its context, so
+/// the secret is a *layer* finding that the step's `created_by` repeats
+/// bare. Returns the spec and the secret.
+pub fn build_arg_secret_spec(seed: u64) -> (ImageSpec, String) {
+    let secret = super::aws_secret_key(seed);
+    let spec = ImageSpec {
+        layers: vec![
+            LayerSpec::gzip(vec![file("etc/os-release", "ID=fixture\n")]),
+            LayerSpec::gzip(vec![file(
+                "app/creds",
+                format!("[default]\naws_secret_access_key = {secret}\n"),
+            )]),
+        ],
+        history: vec![
+            ("/bin/sh -c #(nop) ADD file:base in / ".into(), false),
+            ("ARG K".into(), true),
+            (
+                format!(
+                    "RUN |1 K={secret} /bin/sh -c printf 'aws_secret_access_key = %s\\n' \"$K\" > /app/creds"
+                ),
+                false,
+            ),
+        ],
+        ..ImageSpec::default()
+    };
+    (spec, secret)
+}
+
 /// `sha256:<hex>` of `bytes`.
 pub fn sha256(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))

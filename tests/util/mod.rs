@@ -167,6 +167,15 @@ pub fn github_token_bad_checksum(seed: u64) -> String {
     String::from_utf8(token).unwrap()
 }
 
+/// A 40-character AWS secret access key of the right shape: the rule needs
+/// an `aws_secret_access_key =` before it, so the bare value is no finding.
+pub fn aws_secret_key(seed: u64) -> String {
+    Rng::new(seed).string(
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+",
+        40,
+    )
+}
+
 /// An AWS access key id of the right shape (not the documentation one).
 pub fn aws_key_id(seed: u64) -> String {
     format!(

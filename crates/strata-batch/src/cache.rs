@@ -74,7 +74,9 @@ pub struct ConfigRecord {
     pub manifest_digest: String,
     pub config_digest: String,
     pub diff_ids: Vec<String>,
-    /// Build steps, with every secret found in the config masked.
+    /// Build steps, with every secret found in the config and in the
+    /// image's layers masked (a config is cached once its layers' results
+    /// are known; a shard masks with the layer results it can see).
     pub history: Vec<History>,
     pub matches: Vec<SealedMatch>,
 }
@@ -323,6 +325,7 @@ mod tests {
                 column: 2,
                 end_line: 1,
                 offset: 1,
+                secret_len: 40,
                 secret: "ghp_*****".into(),
                 fingerprint: "f".repeat(64),
                 entropy: 4.2,

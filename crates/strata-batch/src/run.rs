@@ -26,9 +26,10 @@ use strata_sources::{
         registry::RegistryClient,
         resolve::LayerRef,
         scan_config,
+        spec::History,
     },
     origin::ImageContext,
-    Limits, Problem, Skipped,
+    Collector, Limits, Problem, Skipped,
 };
 
 use crate::{
@@ -48,6 +49,9 @@ pub struct RunOptions<'a> {
     pub cache: Option<&'a Cache>,
     /// Take every result from the cache; pull no blob.
     pub cached_only: bool,
+    /// Where the configs and layers in progress are tracked (for a report
+    /// cut short by `--timeout`), if anywhere.
+    pub in_progress: Option<&'a Collector>,
 }
 
 /// Progress callbacks (a progress bar in the CLI).
@@ -141,6 +145,9 @@ pub fn run_plan(
             .map(|&i| {
                 let image = &plan.images[i];
                 let needed_for_layers = layer_owner.contains(&i);
+                let _in_progress = options
+                    .in_progress
+                    .map(|c| c.begin(format!("{} ({})", image.reference, image.manifest_digest())));
                 (
                     i,
                     config_for(client, matcher, builder, image, options, needed_for_layers),
@@ -149,6 +156,7 @@ pub fn run_plan(
             .collect()
     });
     let mut configs: HashMap<String, Arc<ConfigRecord>> = HashMap::new();
+    let mut configs_to_cache: HashSet<String> = HashSet::new();
     for (i, result) in config_results {
         let image = &plan.images[i];
         match result {
@@ -156,13 +164,12 @@ pub fn run_plan(
                 outcome.summary.config_cache_hits += 1;
                 configs.insert(image.manifest_digest().to_string(), Arc::new(record));
             }
-            ConfigOutcome::Scanned(record, cache_error) => {
+            ConfigOutcome::Scanned(record) => {
                 outcome.summary.configs_scanned += 1;
-                if let Some(message) = cache_error {
-                    outcome.problems.push(Problem {
-                        path: image.reference.clone(),
-                        message,
-                    });
+                // Cached once the image's layer results are known: its
+                // build commands are masked with their secrets first.
+                if options.cache.is_some() {
+                    configs_to_cache.insert(image.manifest_digest().to_string());
                 }
                 configs.insert(image.manifest_digest().to_string(), Arc::new(record));
             }
@@ -231,6 +238,7 @@ pub fn run_plan(
         users,
         loaded: HashMap::new(),
         skipped_reported: HashSet::new(),
+        configs_to_cache,
         outcome: &mut outcome,
         emit,
     };
@@ -258,6 +266,9 @@ pub fn run_plan(
             pool.install(|| {
                 to_scan.par_iter().for_each_with(tx, |tx, layer| {
                     let image = &plan.images[layer.first_image];
+                    let _in_progress = options
+                        .in_progress
+                        .map(|c| c.begin(layer_place(&image.reference, &layer.digest, "")));
                     let diff_id = configs
                         .get(image.manifest_digest())
                         .and_then(|c| c.diff_ids.get(layer.index_in_first).cloned());
@@ -327,6 +338,30 @@ pub fn run_plan(
             }
         }
     });
+    // A shard assembles no image: it caches the configs it scanned now,
+    // masked with every layer result it can see (its own, and the cache's).
+    if !assembling {
+        let mut to_cache: Vec<String> = assembler.configs_to_cache.iter().cloned().collect();
+        to_cache.sort();
+        for manifest_digest in to_cache {
+            if let Some(i) = plan
+                .images
+                .iter()
+                .position(|image| image.manifest_digest() == manifest_digest)
+            {
+                let records: Vec<Option<Arc<LayerRecord>>> = plan.images[i]
+                    .layer_digests()
+                    .map(|digest| {
+                        options
+                            .cache
+                            .and_then(|c| c.get_layer(digest).ok().flatten())
+                            .map(Arc::new)
+                    })
+                    .collect();
+                assembler.cache_config(i, &records);
+            }
+        }
+    }
     drop(assembler);
     outcome.summary.layer_blob_requests = client.blob_gets() - gets_before_layers;
     outcome
@@ -404,8 +439,8 @@ fn empty_record(digest: &str) -> LayerRecord {
 
 enum ConfigOutcome {
     Cached(ConfigRecord),
-    /// Scanned in this run (and cached, unless the message says why not).
-    Scanned(ConfigRecord, Option<String>),
+    /// Scanned in this run (cached once its layers' results are known).
+    Scanned(ConfigRecord),
     /// Pulled only for its diff ids (another shard owns it).
     Pulled(ConfigRecord),
     NotMine,
@@ -453,10 +488,15 @@ fn config_for(
         manifest_digest: Some(digest.to_string()),
     });
     let hits = scan_config(&resolved.config, &context, matcher);
+    // Masked with the config's own secrets now; the layers' secrets are
+    // masked in when the image is assembled, before the record is cached.
     let history = if builder.show_secrets {
         resolved.config.history.clone()
     } else {
-        masked_history(&resolved.config, &hits)
+        masked_history(
+            &resolved.config,
+            hits.iter().map(|h| h.found.secret.as_slice()),
+        )
     };
     let record = ConfigRecord {
         manifest_digest: digest.to_string(),
@@ -468,11 +508,35 @@ fn config_for(
     if !owner {
         return ConfigOutcome::Pulled(record);
     }
-    let cache_error = options
-        .cache
-        .and_then(|c| c.put_config(&record).err())
-        .map(|e| e.to_string());
-    ConfigOutcome::Scanned(record, cache_error)
+    ConfigOutcome::Scanned(record)
+}
+
+/// `history` with every secret behind the layers' sealed matches masked
+/// (unless secrets are shown): build commands may repeat a value that only
+/// a file's context made a finding (`RUN |1 K=<secret> sh -c 'printf …'`).
+fn masked_with_layers(
+    builder: &FindingBuilder<'_>,
+    history: &[History],
+    records: &[Option<Arc<LayerRecord>>],
+) -> Vec<History> {
+    if builder.show_secrets {
+        return history.to_vec();
+    }
+    let sealed: Vec<&SealedMatch> = records
+        .iter()
+        .flatten()
+        .flat_map(|record| &record.matches)
+        .collect();
+    history
+        .iter()
+        .map(|step| History {
+            created_by: step
+                .created_by
+                .as_ref()
+                .map(|text| builder.fingerprinter.mask_sealed(text, &sealed)),
+            empty_layer: step.empty_layer,
+        })
+        .collect()
 }
 
 /// Builds each image's findings from its layers' records and its config.
@@ -486,11 +550,36 @@ struct Assembler<'a, 'e> {
     /// Records loaded from the cache, dropped when their last user is done.
     loaded: HashMap<String, Arc<LayerRecord>>,
     skipped_reported: HashSet<String>,
+    /// Configs scanned in this run, not yet cached (by manifest digest).
+    configs_to_cache: HashSet<String>,
     outcome: &'e mut RunOutcome,
     emit: &'e mut dyn FnMut(Finding) -> bool,
 }
 
 impl Assembler<'_, '_> {
+    /// Caches image `i`'s config if this run scanned it, with its build
+    /// commands masked with every secret of `records` (the image's layers).
+    fn cache_config(&mut self, i: usize, records: &[Option<Arc<LayerRecord>>]) {
+        let image = &self.plan.images[i];
+        let digest = image.manifest_digest();
+        let (Some(cache), Some(config)) = (self.cache, self.configs.get(digest)) else {
+            return;
+        };
+        if !self.configs_to_cache.remove(digest) {
+            return;
+        }
+        let record = ConfigRecord {
+            history: masked_with_layers(self.builder, &config.history, records),
+            ..ConfigRecord::clone(config)
+        };
+        if let Err(e) = cache.put_config(&record) {
+            self.outcome.problems.push(Problem {
+                path: image.reference.clone(),
+                message: e.to_string(),
+            });
+        }
+    }
+
     fn report_skipped(&mut self, reference: &str, record: &LayerRecord) {
         if !self.skipped_reported.insert(record.digest.clone()) {
             return;
@@ -572,9 +661,22 @@ impl Assembler<'_, '_> {
             Some(c) => (&c.history, &c.diff_ids),
             None => (&[], &[]),
         };
+        let history = masked_with_layers(self.builder, history, &records);
+        // A layer that failed (or whose record is missing) may hold a
+        // secret no one knows: its config is not cached, and is rescanned
+        // by the next run.
+        let every_layer_known = digests.iter().all(|d| {
+            matches!(
+                states.get(*d),
+                Some(LayerState::Scanned(_) | LayerState::Cached)
+            )
+        }) && records.iter().all(Option::is_some);
+        if every_layer_known {
+            self.cache_config(i, &records);
+        }
         let steps = {
             let config = strata_sources::image::spec::ImageConfig {
-                history: history.to_vec(),
+                history: history.clone(),
                 ..Default::default()
             };
             config.layer_steps(digests.len())

@@ -112,6 +112,27 @@ pub struct OutputArgs {
     /// Colors in text output.
     #[arg(long, value_enum, default_value = "auto")]
     pub color: ColorArg,
+
+    #[command(flatten)]
+    pub timeout: TimeoutArg,
+}
+
+/// `--timeout`: a bound on the whole run.
+#[derive(Args, Debug, Clone, Default)]
+pub struct TimeoutArg {
+    /// Stop after DURATION (`30s`, `5m`, `1h`, or plain seconds) and write
+    /// the partial report: everything found so far, every input still in
+    /// progress listed as an error, and one error saying the run timed
+    /// out. Exits 2. Default: no limit.
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+    pub timeout: Option<Timeout>,
+}
+
+/// A `--timeout` as given (kept for messages) and as a duration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timeout {
+    pub limit: Duration,
+    pub spelled: String,
 }
 
 #[derive(Args, Debug)]
@@ -326,6 +347,9 @@ pub struct RegistryArgs {
     /// Report findings on lines marked `strata:allow` too.
     #[arg(long)]
     pub no_inline_allow: bool,
+
+    #[command(flatten)]
+    pub timeout: TimeoutArg,
 }
 
 #[derive(Subcommand, Debug)]
@@ -385,9 +409,50 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{text:?} is too large"))
 }
 
+/// Parses `30s`, `5m`, `1h` or plain seconds (`90`) into a [`Timeout`].
+pub fn parse_timeout(text: &str) -> Result<Timeout, String> {
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    let (digits, unit) = trimmed.split_at(split);
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 30s, 5m or 1h"))?;
+    let seconds = match unit.trim() {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        other => return Err(format!("unknown duration unit {other:?} (use s, m or h)")),
+    };
+    let total = number
+        .checked_mul(seconds)
+        .ok_or_else(|| format!("{text:?} is too long"))?;
+    if total == 0 {
+        return Err("a timeout must be at least 1s".into());
+    }
+    Ok(Timeout {
+        limit: Duration::from_secs(total),
+        spelled: trimmed.to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timeouts_parse() {
+        let secs = |t: &str| parse_timeout(t).map(|t| t.limit.as_secs());
+        assert_eq!(secs("30s"), Ok(30));
+        assert_eq!(secs("5m"), Ok(300));
+        assert_eq!(secs("1h"), Ok(3600));
+        assert_eq!(secs("90"), Ok(90));
+        assert_eq!(parse_timeout("2s").unwrap().spelled, "2s");
+        assert!(parse_timeout("0").is_err());
+        assert!(parse_timeout("5d").is_err());
+        assert!(parse_timeout("s").is_err());
+    }
 
     #[test]
     fn sizes_parse() {

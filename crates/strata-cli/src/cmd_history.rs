@@ -10,7 +10,7 @@ use serde::Serialize;
 use strata_report::{
     finding::{short_digest, Finding},
     format::{human_bytes, truncate},
-    Report,
+    printable, Report, Summary,
 };
 use strata_sources::{
     image::{scan_images, ImageOutcome},
@@ -19,7 +19,7 @@ use strata_sources::{
 
 use crate::{
     args::{FormatArg, HistoryArgs},
-    cmd_image, output,
+    cmd_image, deadline, output,
 };
 
 #[derive(Serialize)]
@@ -166,7 +166,11 @@ fn finding_line(finding: &Finding) -> String {
 
 /// The text table: 80 columns, newest step first.
 fn write_text(view: &HistoryView, out: &mut dyn Write) -> std::io::Result<()> {
-    writeln!(out, "IMAGE  {}", truncate(&view.image.reference, 73))?;
+    writeln!(
+        out,
+        "IMAGE  {}",
+        printable(&truncate(&view.image.reference, 73))
+    )?;
     if let Some(digest) = &view.image.manifest_digest {
         writeln!(out, "DIGEST {digest}")?;
     }
@@ -191,6 +195,7 @@ fn write_text(view: &HistoryView, out: &mut dyn Write) -> std::io::Result<()> {
         };
         let mark = if step.findings.is_empty() { " " } else { "!" };
         let created = truncate(step.created_by.as_deref().unwrap_or("<missing>"), 34);
+        let created = printable(&created);
         writeln!(
             out,
             "{mark}{:<2} {:<4} {:<19} {:>9} {:>3}  {created}",
@@ -201,21 +206,29 @@ fn write_text(view: &HistoryView, out: &mut dyn Write) -> std::io::Result<()> {
             step.findings.len()
         )?;
         for finding in &step.findings {
-            writeln!(out, "      └ {}", truncate(&finding_line(finding), 72))?;
+            writeln!(
+                out,
+                "      └ {}",
+                printable(&truncate(&finding_line(finding), 72))
+            )?;
         }
     }
     if !view.config_findings.is_empty() {
         writeln!(out)?;
         writeln!(out, "In the image config:")?;
         for finding in &view.config_findings {
-            writeln!(out, "      └ {}", truncate(&finding_line(finding), 72))?;
+            writeln!(
+                out,
+                "      └ {}",
+                printable(&truncate(&finding_line(finding), 72))
+            )?;
         }
     }
     for error in &view.errors {
         writeln!(
             out,
             "error: {}",
-            truncate(&format!("{}: {}", error.path, error.message), 73)
+            printable(&truncate(&format!("{}: {}", error.path, error.message), 73))
         )?;
     }
     let s = &view.summary;
@@ -239,11 +252,29 @@ pub fn run(args: HistoryArgs) -> Result<i32> {
         registry.as_ref().map(|r| r as _),
     )?;
     let collector = Collector::new();
-    let scanned = scan_images(
-        std::slice::from_ref(&args.image),
-        &matcher,
-        &options,
-        &collector,
+    let timeout = args.output.timeout.timeout.as_ref();
+    let scanned = deadline::run_until(
+        timeout,
+        || {
+            scan_images(
+                std::slice::from_ref(&args.image),
+                &matcher,
+                &options,
+                &collector,
+            )
+        },
+        || {
+            deadline::record_timeout(&collector, timeout.expect("a timeout passed"));
+            let report = output::build_report(
+                &matcher,
+                &collector,
+                started,
+                &args.output,
+                Summary::default(),
+            )?;
+            write_view(&view(None, &args.image, &report), &args)?;
+            Ok(report.exit_code())
+        },
     );
     let report = output::build_report(
         &matcher,
@@ -252,7 +283,12 @@ pub fn run(args: HistoryArgs) -> Result<i32> {
         &args.output,
         cmd_image::image_summary(&scanned),
     )?;
-    let view = view(scanned.images.first(), &args.image, &report);
+    write_view(&view(scanned.images.first(), &args.image, &report), &args)?;
+    Ok(report.exit_code())
+}
+
+/// Writes the history in the format and to the file asked for.
+fn write_view(view: &HistoryView, args: &HistoryArgs) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out: Box<dyn Write> = match &args.output.output {
         Some(path) => Box::new(std::io::BufWriter::new(std::fs::File::create(path)?)),
@@ -260,12 +296,12 @@ pub fn run(args: HistoryArgs) -> Result<i32> {
     };
     match args.output.format {
         FormatArg::Json => {
-            serde_json::to_writer_pretty(&mut out, &view)?;
+            serde_json::to_writer_pretty(&mut out, view)?;
             writeln!(out)?;
         }
-        FormatArg::Text => write_text(&view, &mut out)?,
+        FormatArg::Text => write_text(view, &mut out)?,
         other => anyhow::bail!("strata history writes text or json, not {other:?}"),
     }
     out.flush()?;
-    Ok(report.exit_code())
+    Ok(())
 }

@@ -11,7 +11,7 @@ use strata_sources::{
 
 use crate::{
     args::{ImageArgs, ImageSourceArgs},
-    output,
+    deadline, output,
 };
 
 /// Image options from the command line (the registry client lives on while they are used).
@@ -65,7 +65,22 @@ pub fn run(args: ImageArgs) -> Result<i32> {
         registry.as_ref().map(|r| r as _),
     )?;
     let collector = Collector::new();
-    let scanned = scan_images(&images, &matcher, &options, &collector);
+    let timeout = args.output.timeout.timeout.as_ref();
+    let scanned = deadline::run_until(
+        timeout,
+        || scan_images(&images, &matcher, &options, &collector),
+        || {
+            deadline::record_timeout(&collector, timeout.expect("a timeout passed"));
+            let report = output::build_report(
+                &matcher,
+                &collector,
+                started,
+                &args.output,
+                Summary::default(),
+            )?;
+            output::emit(&matcher, &report, &args.output)
+        },
+    );
     let report = output::build_report(
         &matcher,
         &collector,

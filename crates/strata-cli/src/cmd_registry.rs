@@ -6,23 +6,24 @@ use std::{
     fs::File,
     io::{self, BufWriter, IsTerminal, Write},
     path::PathBuf,
+    sync::Mutex,
     time::Instant,
 };
 
 use anyhow::{bail, Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use strata_batch::{make_plan, run_plan, Cache, Profile, RunOptions, Selection};
+use strata_batch::{make_plan, run_plan, Cache, Plan, Profile, RunOptions, RunOutcome, Selection};
 use strata_engine::Matcher;
 use strata_report::{
     write_jsonl_finding, write_jsonl_summary, Baseline, Finding, FindingBuilder, Fingerprinter,
     Report, Summary,
 };
-use strata_sources::{image::platform::Platform, Limits, Problem};
+use strata_sources::{image::platform::Platform, Collector, Limits, Problem};
 
 use crate::{
-    args::{FormatArg, OutputArgs, RegistryArgs},
+    args::{FormatArg, OutputArgs, RegistryArgs, TimeoutArg},
     cmd_image::image_options,
-    output,
+    deadline, output,
 };
 
 /// `https://host:5000/` → (`host:5000`, plain HTTP asked for?).
@@ -45,8 +46,10 @@ fn registry_host(text: &str) -> Result<(String, bool)> {
 fn profile_options(matcher: &Matcher, limits: &Limits, fingerprinter: &Fingerprinter) -> String {
     let options = matcher.options();
     let allow = &options.global_allowlist;
+    // `sealed=2`: sealed matches carry the secret's length, which masking
+    // build commands needs; records written before it have none.
     format!(
-        "report_invalid={}\nallow_paths={:?}\nallow_regexes={:?}\nallow_stopwords={:?}\n\
+        "sealed=2\nreport_invalid={}\nallow_paths={:?}\nallow_regexes={:?}\nallow_stopwords={:?}\n\
          fingerprint={}\nmax_file_size={}\nmax_entry_size={}\nmax_archive_depth={}\nmax_buffered_archive={}\n\
          max_decompressed={}\nmax_expansion_ratio={}\nmax_archive_entries={}",
         options.report_invalid,
@@ -169,7 +172,6 @@ pub fn run(args: RegistryArgs) -> Result<i32> {
         .num_threads(network_jobs)
         .build()
         .context("starting the listing threads")?;
-    let plan = make_plan(&client, &selection, &network_pool).map_err(anyhow::Error::msg)?;
 
     let show_progress = !args.no_progress && io::stderr().is_terminal();
     let bars = show_progress.then(Bars::new);
@@ -179,6 +181,8 @@ pub fn run(args: RegistryArgs) -> Result<i32> {
         show_secrets: args.show_secrets,
         inline_allow: !args.no_inline_allow,
     };
+    // What is in progress, for a report cut short by --timeout.
+    let tracker = Collector::new();
     let options = RunOptions {
         limits,
         jobs,
@@ -186,51 +190,101 @@ pub fn run(args: RegistryArgs) -> Result<i32> {
         shard: args.shard,
         cache: cache.as_ref(),
         cached_only: args.cached_only,
+        in_progress: Some(&tracker),
     };
 
     // Where findings go: streamed for JSONL, gathered for the rest.
     let streaming = args.format == FormatArg::Jsonl;
-    let mut sink: Box<dyn Write> = match (&args.output, streaming) {
+    let sink: Box<dyn Write + Send> = match (&args.output, streaming) {
         (Some(path), true) => Box::new(BufWriter::new(
             File::create(path).with_context(|| format!("creating {}", path.display()))?,
         )),
-        (None, true) => Box::new(io::stdout().lock()),
+        (None, true) => Box::new(io::stdout()),
         (_, false) => Box::new(io::sink()),
     };
-    let mut gathered: Vec<Finding> = Vec::new();
-    let mut reported = 0usize;
-    let mut baselined = 0usize;
-    let mut write_error: Option<io::Error> = None;
-    let mut emit = |finding: Finding| -> bool {
-        if baseline.as_ref().is_some_and(|b| b.contains(&finding)) {
-            baselined += 1;
-            return false;
+    // Shared with the main thread, which writes the report if the run
+    // times out.
+    let emitted = Mutex::new(Emitted {
+        sink,
+        gathered: Vec::new(),
+        reported: 0,
+        baselined: 0,
+        write_error: None,
+    });
+    let output_args = OutputArgs {
+        format: args.format,
+        output: args.output.clone(),
+        baseline: None,
+        write_baseline: None,
+        show_secrets: args.show_secrets,
+        no_inline_allow: args.no_inline_allow,
+        color: crate::args::ColorArg::Auto,
+        timeout: TimeoutArg::default(),
+    };
+    let timeout = args.timeout.timeout.as_ref();
+    let finish_bars = || {
+        if let Some(bars) = &bars {
+            bars.images.finish_and_clear();
+            bars.bytes.finish_and_clear();
         }
-        reported += 1;
-        if streaming {
-            if write_error.is_none() {
-                if let Err(e) = write_jsonl_finding(&finding, &mut sink).and_then(|()| sink.flush())
-                {
-                    write_error = Some(e);
-                }
+    };
+    let work = || -> Result<(Plan, RunOutcome)> {
+        let plan = {
+            let _listing = tracker.begin(host.clone());
+            make_plan(&client, &selection, &network_pool).map_err(anyhow::Error::msg)?
+        };
+        let mut emit = |finding: Finding| -> bool {
+            let mut emitted = emitted.lock().unwrap();
+            if baseline.as_ref().is_some_and(|b| b.contains(&finding)) {
+                emitted.baselined += 1;
+                return false;
             }
-        } else {
-            gathered.push(finding);
-        }
-        true
+            emitted.reported += 1;
+            if streaming {
+                if emitted.write_error.is_none() {
+                    let Emitted { sink, .. } = &mut *emitted;
+                    if let Err(e) = write_jsonl_finding(&finding, sink).and_then(|()| sink.flush())
+                    {
+                        emitted.write_error = Some(e);
+                    }
+                }
+            } else {
+                emitted.gathered.push(finding);
+            }
+            true
+        };
+        let progress: &dyn strata_batch::Progress = match &bars {
+            Some(bars) => bars,
+            None => &strata_batch::NoProgress,
+        };
+        let outcome = run_plan(
+            &client, &matcher, &builder, &plan, &options, progress, &mut emit,
+        );
+        Ok((plan, outcome))
     };
-    let progress: &dyn strata_batch::Progress = match &bars {
-        Some(bars) => bars,
-        None => &strata_batch::NoProgress,
+    let on_timeout = || -> Result<i32> {
+        finish_bars();
+        let timeout = timeout.expect("a timeout passed");
+        deadline::record_timeout(&tracker, timeout);
+        let (_, problems, skipped) = tracker.take();
+        let mut emitted = emitted.lock().unwrap();
+        let summary = Summary {
+            baselined: emitted.baselined,
+            elapsed_seconds: started.elapsed().as_secs_f64(),
+            registry: Some(strata_report::RegistrySummary {
+                registry: host.clone(),
+                ..Default::default()
+            }),
+            ..Summary::default()
+        };
+        let gathered = std::mem::take(&mut emitted.gathered);
+        let report = Report::new(gathered, problems, skipped, summary);
+        write_registry_report(&matcher, report, &output_args, streaming, &mut emitted)
     };
-    let outcome = run_plan(
-        &client, &matcher, &builder, &plan, &options, progress, &mut emit,
-    );
-    if let Some(bars) = &bars {
-        bars.images.finish_and_clear();
-        bars.bytes.finish_and_clear();
-    }
-    if let Some(e) = write_error {
+    let (plan, outcome) = deadline::run_until(timeout, work, on_timeout)?;
+    finish_bars();
+    let mut emitted = emitted.into_inner().unwrap();
+    if let Some(e) = emitted.write_error.take() {
         if e.kind() != io::ErrorKind::BrokenPipe {
             return Err(e).context("writing the report");
         }
@@ -240,7 +294,7 @@ pub fn run(args: RegistryArgs) -> Result<i32> {
         files_scanned: outcome.files,
         bytes_scanned: outcome.bytes,
         suppressed: outcome.suppressed,
-        baselined,
+        baselined: emitted.baselined,
         elapsed_seconds: started.elapsed().as_secs_f64(),
         images: Some(plan.images.len()),
         layers: Some(
@@ -257,34 +311,47 @@ pub fn run(args: RegistryArgs) -> Result<i32> {
         ..Summary::default()
     };
     let problems: Vec<Problem> = outcome.problems;
-    let mut report = Report::new(gathered, problems, outcome.skipped, summary);
-    let output_args = OutputArgs {
-        format: args.format,
-        output: args.output.clone(),
-        baseline: None,
-        write_baseline: None,
-        show_secrets: args.show_secrets,
-        no_inline_allow: args.no_inline_allow,
-        color: crate::args::ColorArg::Auto,
-    };
+    let gathered = std::mem::take(&mut emitted.gathered);
+    let report = Report::new(gathered, problems, outcome.skipped, summary);
+    if streaming && args.output.is_some() && io::stderr().is_terminal() {
+        eprintln!(
+            "strata: {} findings, {} errors over {} images; report written",
+            emitted.reported,
+            report.summary.errors,
+            plan.images.len()
+        );
+    }
+    write_registry_report(&matcher, report, &output_args, streaming, &mut emitted)
+}
+
+/// Findings as they were handed out, and where streamed ones went.
+struct Emitted {
+    sink: Box<dyn Write + Send>,
+    /// Kept for formats written at the end.
+    gathered: Vec<Finding>,
+    reported: usize,
+    baselined: usize,
+    write_error: Option<io::Error>,
+}
+
+/// Ends the report: the summary line after streamed findings, or the whole
+/// report in the other formats. Returns the exit code.
+fn write_registry_report(
+    matcher: &Matcher,
+    mut report: Report,
+    output_args: &OutputArgs,
+    streaming: bool,
+    emitted: &mut Emitted,
+) -> Result<i32> {
     if streaming {
-        report.summary.findings = reported;
-        match write_jsonl_summary(&report, &mut sink).and_then(|()| sink.flush()) {
+        report.summary.findings = emitted.reported;
+        match write_jsonl_summary(&report, &mut emitted.sink).and_then(|()| emitted.sink.flush()) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
             Err(e) => return Err(e).context("writing the report"),
         }
-        if args.output.is_some() && io::stderr().is_terminal() {
-            let s = &report.summary;
-            eprintln!(
-                "strata: {} findings, {} errors over {} images; report written",
-                s.findings,
-                s.errors,
-                plan.images.len()
-            );
-        }
     } else {
-        output::write_output(&matcher, &report, &output_args)?;
+        output::write_output(matcher, &report, output_args)?;
     }
     Ok(report.exit_code())
 }

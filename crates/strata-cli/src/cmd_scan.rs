@@ -5,7 +5,7 @@ use std::time::Instant;
 use anyhow::Result;
 use strata_sources::{fs::FsOptions, Collector, Limits};
 
-use crate::{args::ScanArgs, output};
+use crate::{args::ScanArgs, deadline, output};
 
 pub fn run(args: ScanArgs) -> Result<i32> {
     let started = Instant::now();
@@ -22,6 +22,27 @@ pub fn run(args: ScanArgs) -> Result<i32> {
         threads: args.threads,
     };
     let collector = Collector::new();
-    strata_sources::fs::scan_paths(&args.paths, &matcher, &options, &collector)?;
+    let timeout = args.output.timeout.timeout.as_ref();
+    deadline::run_until(
+        timeout,
+        || -> Result<()> {
+            // One input at a time, so a timeout can name the one in progress.
+            for path in &args.paths {
+                let name = path.to_string_lossy();
+                let _in_progress = collector.begin(name.strip_prefix("./").unwrap_or(&name));
+                strata_sources::fs::scan_paths(
+                    std::slice::from_ref(path),
+                    &matcher,
+                    &options,
+                    &collector,
+                )?;
+            }
+            Ok(())
+        },
+        || {
+            deadline::record_timeout(&collector, timeout.expect("a timeout passed"));
+            output::finish(&matcher, &collector, started, &args.output)
+        },
+    )?;
     output::finish(&matcher, &collector, started, &args.output)
 }

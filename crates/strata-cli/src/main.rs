@@ -11,6 +11,7 @@ mod cmd_image;
 mod cmd_registry;
 mod cmd_rules;
 mod cmd_scan;
+mod deadline;
 mod output;
 mod registry;
 
@@ -21,7 +22,9 @@ fn main() {
     let code = match run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("strata: error: {err:#}");
+            // Error chains name inputs (paths, references): escaped.
+            let message = format!("{err:#}");
+            eprintln!("strata: error: {}", strata_report::printable(&message));
             2
         }
     };

@@ -133,7 +133,7 @@ pub fn write_output(matcher: &Matcher, report: &Report, args: &OutputArgs) -> Re
                     s.findings,
                     s.errors,
                     s.skipped,
-                    path.display()
+                    strata_report::printable(&path.display().to_string())
                 );
             }
         }

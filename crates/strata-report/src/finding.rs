@@ -85,6 +85,76 @@ impl Fingerprinter {
     }
 }
 
+/// Most fingerprints [`Fingerprinter::mask_sealed`] computes for one text
+/// before it gives up and withholds the text instead.
+const MASK_HASH_BUDGET: usize = 1 << 20;
+
+/// What [`Fingerprinter::mask_sealed`] shows instead of a text it could not
+/// check within its budget.
+pub const WITHHELD: &str = "<withheld: too many findings to check this text for their secrets>";
+
+impl Fingerprinter {
+    /// `text` with every secret behind `sealed` masked (replaced by its
+    /// redacted preview), although a sealed match no longer holds its
+    /// secret: each window of `text` as long as a secret, whose redacted
+    /// form is that secret's preview, is fingerprinted and compared. Used
+    /// for build commands of images whose layer results come from the
+    /// cache. A text too costly to check is withheld whole ([`WITHHELD`]),
+    /// never shown unchecked.
+    pub fn mask_sealed(&self, text: &str, sealed: &[&SealedMatch]) -> String {
+        let bytes = text.as_bytes();
+        let mut wanted: Vec<(&str, &str, usize, &str)> = sealed
+            .iter()
+            .filter(|m| m.secret_len > 0 && m.secret_len as usize <= bytes.len())
+            .map(|m| {
+                (
+                    m.rule_id.as_str(),
+                    m.fingerprint.as_str(),
+                    m.secret_len as usize,
+                    m.secret.as_str(),
+                )
+            })
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut hashed = 0usize;
+        let mut masked: Vec<(usize, usize, &str)> = Vec::new();
+        for &(rule_id, fingerprint, len, preview) in &wanted {
+            for start in 0..=bytes.len() - len {
+                let window = &bytes[start..start + len];
+                if redact(window) != preview {
+                    continue;
+                }
+                hashed += 1;
+                if hashed > MASK_HASH_BUDGET {
+                    return WITHHELD.to_string();
+                }
+                if self.secret(rule_id, window) == fingerprint {
+                    masked.push((start, start + len, preview));
+                }
+            }
+        }
+        if masked.is_empty() {
+            return text.to_string();
+        }
+        masked.sort_unstable();
+        let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
+        let mut at = 0;
+        for (start, end, preview) in masked {
+            if end <= at {
+                continue;
+            }
+            if start >= at {
+                out.extend_from_slice(&bytes[at..start]);
+                out.extend_from_slice(preview.as_bytes());
+            }
+            at = end;
+        }
+        out.extend_from_slice(&bytes[at..]);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
 /// Hex finding id: the secret fingerprint bound to a location.
 pub fn finding_id(fingerprint: &str, location: &[&str]) -> String {
     let mut hasher = Sha256::new();
@@ -203,6 +273,11 @@ pub struct SealedMatch {
     pub end_line: u64,
     /// Byte offset of the secret in the scanned blob.
     pub offset: u64,
+    /// Byte length of the secret: with the fingerprint, enough to find the
+    /// secret again in a build command and mask it there
+    /// ([`Fingerprinter::mask_sealed`]), without holding it.
+    #[serde(default)]
+    pub secret_len: u64,
     pub secret: String,
     pub fingerprint: String,
     pub entropy: f64,
@@ -246,6 +321,7 @@ impl FindingBuilder<'_> {
             column: hit.found.column,
             end_line: hit.found.end_line,
             offset: hit.found.secret_start,
+            secret_len: hit.found.secret.len() as u64,
             secret: if self.show_secrets {
                 String::from_utf8_lossy(&hit.found.secret).into_owned()
             } else {
@@ -316,6 +392,56 @@ mod tests {
         );
         assert_eq!(redact(b"short"), "s*****");
         assert_eq!(redact(b"abc"), "*****");
+    }
+
+    fn sealed(fingerprinter: &Fingerprinter, secret: &[u8]) -> SealedMatch {
+        SealedMatch {
+            rule_id: "rule".into(),
+            rule_name: "Rule".into(),
+            path: "/app/creds".into(),
+            line: 1,
+            column: 1,
+            end_line: 1,
+            offset: 0,
+            secret_len: secret.len() as u64,
+            secret: redact(secret),
+            fingerprint: fingerprinter.secret("rule", secret),
+            entropy: 4.0,
+            validation: "none".into(),
+            inline_allow: false,
+            config_field: None,
+        }
+    }
+
+    #[test]
+    fn sealed_secrets_are_masked_in_text_without_being_held() {
+        for fingerprinter in [
+            Fingerprinter::new(None),
+            Fingerprinter::new(Some(b"key".to_vec())),
+        ] {
+            let secret = b"Tr0ub4dor&3x!QzPq";
+            let a = sealed(&fingerprinter, secret);
+            let other = sealed(&fingerprinter, b"k3JxQ9vT2mWp8ZrL5nYb");
+            let text = "RUN |1 K=Tr0ub4dor&3x!QzPq sh -c 'echo Tr0ub4dor&3x!QzPq > /app/creds'";
+            let masked = fingerprinter.mask_sealed(text, &[&a, &other, &a]);
+            assert_eq!(
+                masked,
+                "RUN |1 K=Tr0u***** sh -c 'echo Tr0u***** > /app/creds'"
+            );
+            // A different value of the same length and preview stays.
+            let near = "K=Tr0ub4dor&3x!QzPX";
+            assert_eq!(fingerprinter.mask_sealed(near, &[&a]), near);
+            assert_eq!(fingerprinter.mask_sealed("short", &[&a]), "short");
+        }
+    }
+
+    #[test]
+    fn a_text_too_costly_to_check_is_withheld() {
+        let fingerprinter = Fingerprinter::new(None);
+        // Every window of a long run of one byte has the preview `aaaa*****`.
+        let a = sealed(&fingerprinter, b"aaaaaaaaaaaaaaab");
+        let text = "a".repeat(MASK_HASH_BUDGET + 100);
+        assert_eq!(fingerprinter.mask_sealed(&text, &[&a]), WITHHELD);
     }
 
     #[test]

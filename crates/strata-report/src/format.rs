@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use serde_json::{json, Value};
 use strata_rules::Rule;
 
-use crate::{finding::short_digest, Finding, Report};
+use crate::{finding::short_digest, printable::printable, Finding, Report};
 
 /// An output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,16 +110,16 @@ fn write_text(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<(
         writeln!(
             out,
             "{}  {}",
-            p.paint("1;31", &finding.rule_id),
-            finding.rule_name
+            p.paint("1;31", &printable(&finding.rule_id)),
+            printable(&finding.rule_name)
         )?;
-        writeln!(out, "  {}", p.paint("36", &finding.location()))?;
+        writeln!(out, "  {}", p.paint("36", &printable(&finding.location())))?;
         if let Some(image) = &finding.image {
-            writeln!(out, "  image:    {}", image.reference)?;
+            writeln!(out, "  image:    {}", printable(&image.reference))?;
         }
         if let Some(layer) = &finding.layer {
             if let Some(created_by) = &layer.created_by {
-                writeln!(out, "  step:     {}", truncate(created_by, 100))?;
+                writeln!(out, "  step:     {}", printable(&truncate(created_by, 100)))?;
             }
         }
         if let Some(fate) = &finding.fate {
@@ -146,7 +146,7 @@ fn write_text(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<(
         writeln!(
             out,
             "  secret:   {}  entropy {:.2}{validation}  fingerprint {}",
-            finding.secret,
+            printable(&finding.secret),
             finding.entropy,
             &finding.fingerprint[..16]
         )?;
@@ -157,8 +157,8 @@ fn write_text(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<(
             out,
             "{} {}: {}",
             p.paint("33", "skipped"),
-            skipped.path,
-            skipped.reason
+            printable(&skipped.path),
+            printable(&skipped.reason)
         )?;
     }
     for error in &report.errors {
@@ -166,8 +166,8 @@ fn write_text(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<(
             out,
             "{} {}: {}",
             p.paint("1;31", "error"),
-            error.path,
-            error.message
+            printable(&error.path),
+            printable(&error.message)
         )?;
     }
     let s = &report.summary;

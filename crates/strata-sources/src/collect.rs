@@ -1,10 +1,17 @@
 //! Gathering results from scanning threads: matches with their origin,
 //! inputs that could not be read (errors: the scan is incomplete), inputs
 //! deliberately not scanned (skipped), and counters for the summary.
+//!
+//! It also knows which top-level inputs and image layers are in progress
+//! ([`Collector::begin`]), so a run stopped by `--timeout` can report what
+//! it found so far and name what it did not finish.
 
-use std::sync::{
-    atomic::{AtomicU64, Ordering},
-    Mutex,
+use std::{
+    collections::BTreeMap,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Mutex,
+    },
 };
 
 use strata_engine::Match;
@@ -42,6 +49,22 @@ pub struct Collector {
     skipped: Mutex<Vec<Skipped>>,
     files: AtomicU64,
     bytes: AtomicU64,
+    /// Inputs begun and not finished, by the id [`Collector::begin`] gave.
+    in_progress: Mutex<BTreeMap<u64, String>>,
+    next_id: AtomicU64,
+}
+
+/// An input in progress; dropping it marks the input finished.
+#[must_use = "the input counts as finished when this is dropped"]
+pub struct InProgress<'a> {
+    collector: &'a Collector,
+    id: u64,
+}
+
+impl Drop for InProgress<'_> {
+    fn drop(&mut self) {
+        self.collector.in_progress.lock().unwrap().remove(&self.id);
+    }
 }
 
 impl Collector {
@@ -91,6 +114,22 @@ impl Collector {
         self.bytes.load(Ordering::Relaxed)
     }
 
+    /// Marks `name` (a top-level input, a layer) as in progress until the
+    /// returned guard is dropped.
+    pub fn begin(&self, name: impl Into<String>) -> InProgress<'_> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.in_progress.lock().unwrap().insert(id, name.into());
+        InProgress {
+            collector: self,
+            id,
+        }
+    }
+
+    /// The inputs begun and not finished, in the order they were begun.
+    pub fn unfinished(&self) -> Vec<String> {
+        self.in_progress.lock().unwrap().values().cloned().collect()
+    }
+
     pub fn problem_count(&self) -> usize {
         self.problems.lock().unwrap().len()
     }
@@ -113,5 +152,23 @@ impl Collector {
         problems.sort_by(|a, b| a.path.cmp(&b.path));
         skipped.sort_by(|a, b| a.path.cmp(&b.path));
         (hits, problems, skipped)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_in_progress_are_listed_until_finished() {
+        let collector = Collector::new();
+        let a = collector.begin("a");
+        {
+            let _b = collector.begin("b");
+            assert_eq!(collector.unfinished(), ["a", "b"]);
+        }
+        assert_eq!(collector.unfinished(), ["a"]);
+        drop(a);
+        assert!(collector.unfinished().is_empty());
     }
 }

@@ -26,6 +26,6 @@ pub mod limits;
 pub mod origin;
 pub mod tarball;
 
-pub use collect::{Collector, Hit, Problem, Skipped};
+pub use collect::{Collector, Hit, InProgress, Problem, Skipped};
 pub use limits::Limits;
 pub use origin::{Fate, FateStatus, ImageContext, LayerContext, Origin};

@@ -56,7 +56,8 @@ pub struct ImageOptions<'a> {
     /// Parallel layer scans (0: one per core).
     pub jobs: usize,
     /// Show build commands as recorded even when they carry a secret found
-    /// in the config (`--show-secrets`); otherwise such secrets are masked.
+    /// in the config or a layer (`--show-secrets`); otherwise such secrets
+    /// are masked.
     pub reveal_secrets: bool,
 }
 
@@ -133,6 +134,8 @@ pub fn scan_images(
     options: &ImageOptions<'_>,
     collector: &Collector,
 ) -> ImagesScanned {
+    // Each image is in progress until it is assembled.
+    let _in_progress: Vec<_> = arguments.iter().map(|a| collector.begin(a)).collect();
     let resolved: Vec<ResolvedImage> = arguments
         .iter()
         .filter_map(|argument| match resolve(argument, options) {
@@ -174,6 +177,7 @@ pub fn scan_resolved(
             .par_iter()
             .map(|&(digest, image, index)| {
                 let layer = &image.layers[*index];
+                let _in_progress = collector.begin(layer_place(&image.reference, digest, ""));
                 let scan = scan_layer(
                     image.source.as_ref(),
                     layer,
@@ -237,13 +241,24 @@ fn assemble(
         reference: image.reference.clone(),
         manifest_digest: image.manifest_digest.clone(),
     });
-    // Config first: build commands echoed in reports must not show the
-    // secrets found in them (a build arg in `created_by`).
+    // Build commands echoed in reports must not show any secret of the
+    // image: one found in the config (a build arg in `created_by`) or in a
+    // layer (`RUN |1 K=<secret> sh -c 'printf … > /app/creds'`, where only
+    // the file gives the rule its context).
     let config_hits = scan_config(&image.config, &context, matcher);
     let history = if reveal_secrets {
         image.config.history.clone()
     } else {
-        masked_history(&image.config, &config_hits)
+        let layer_hits = image
+            .layers
+            .iter()
+            .filter_map(|layer| scans.get(&layer.digest))
+            .flat_map(|scan| &scan.hits);
+        let secrets = config_hits
+            .iter()
+            .chain(layer_hits)
+            .map(|hit| hit.found.secret.as_slice());
+        masked_history(&image.config, secrets)
     };
     let steps = image.config.layer_steps(image.layers.len());
     let layers: Vec<ImageLayer> = image
@@ -311,10 +326,18 @@ fn assemble(
     }
 }
 
-/// The config's history with every secret found in the config masked, so
-/// build commands can be shown next to findings without repeating them.
-pub fn masked_history(config: &ImageConfig, config_hits: &[Hit]) -> Vec<History> {
-    let secrets: Vec<Vec<u8>> = config_hits.iter().map(|h| h.found.secret.clone()).collect();
+/// The config's history with every one of `secrets` masked, so build
+/// commands can be shown next to findings without repeating them. Pass
+/// every secret of the image: those found in its config and in its layers.
+pub fn masked_history<'s>(
+    config: &ImageConfig,
+    secrets: impl IntoIterator<Item = &'s [u8]>,
+) -> Vec<History> {
+    let mut secrets: Vec<Vec<u8>> = secrets.into_iter().map(<[u8]>::to_vec).collect();
+    secrets.sort();
+    secrets.dedup();
+    // Longest first, so a secret containing another is masked whole.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     config
         .history
         .iter()
