@@ -111,9 +111,8 @@ impl CredentialStore {
             });
         };
         let config = match std::fs::read(&path) {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?
-            }
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| format!("{}: {}", path.display(), super::spec::json_error(&e)))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => DockerConfig::default(),
             Err(e) => return Err(format!("{}: {e}", path.display())),
         };
@@ -324,8 +323,12 @@ fn run_helper(
             super::http::escape_excerpt(&said, false)
         ));
     }
-    let reply: HelperReply = serde_json::from_slice(&stdout)
-        .map_err(|e| format!("{program}: unexpected reply (not credentials JSON): {e}"))?;
+    let reply: HelperReply = serde_json::from_slice(&stdout).map_err(|e| {
+        format!(
+            "{program}: unexpected reply (not credentials JSON): {}",
+            super::spec::json_error(&e)
+        )
+    })?;
     if reply.username == "<token>" || reply.username.is_empty() {
         return Ok(Some(Credential::Basic {
             username: "<token>".into(),

@@ -401,8 +401,12 @@ pub(super) async fn fetch_token(
                 seconds(timeouts.request)
             )
         })??;
-    let token: TokenResponse = serde_json::from_slice(&body)
-        .map_err(|e| format!("{host}: the token service sent invalid JSON: {e}"))?;
+    let token: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
+        format!(
+            "{host}: the token service sent invalid JSON: {}",
+            super::spec::json_error(&e)
+        )
+    })?;
     Ok(token.token.or(token.access_token).filter(|t| !t.is_empty()))
 }
 

@@ -97,8 +97,13 @@ impl Lister {
         let first = format!("/v2/_catalog?n={}", self.page_size);
         let mut names = Vec::new();
         self.paginate(&first, "registry:catalog:*", |body| {
-            let page: CatalogPage = serde_json::from_slice(body)
-                .map_err(|e| format!("{}: the catalog is not valid JSON: {e}", self.host))?;
+            let page: CatalogPage = serde_json::from_slice(body).map_err(|e| {
+                format!(
+                    "{}: the catalog is not valid JSON: {}",
+                    self.host,
+                    super::spec::json_error(&e)
+                )
+            })?;
             names.extend(page.repositories.unwrap_or_default());
             Ok(())
         })
@@ -114,8 +119,9 @@ impl Lister {
         self.paginate(&first, &scope, |body| {
             let page: TagsPage = serde_json::from_slice(body).map_err(|e| {
                 format!(
-                    "{}/{repository}: the tag list is not valid JSON: {e}",
-                    self.host
+                    "{}/{repository}: the tag list is not valid JSON: {}",
+                    self.host,
+                    super::spec::json_error(&e)
                 )
             })?;
             tags.extend(page.tags.unwrap_or_default());

@@ -39,7 +39,7 @@ pub fn read_verified(source: &dyn BlobSource, digest: &str, limit: u64) -> Resul
     let mut bytes = Vec::new();
     source
         .open(digest)
-        .and_then(|r| r.take(limit + 1).read_to_end(&mut bytes))
+        .and_then(|r| Deadline::new(r.take(limit + 1), DOCUMENT_DEADLINE).read_to_end(&mut bytes))
         .map_err(|e| format!("reading blob {digest}: {e}"))?;
     if bytes.len() as u64 > limit {
         return Err(format!(
@@ -57,6 +57,42 @@ pub fn read_verified(source: &dyn BlobSource, digest: &str, limit: u64) -> Resul
 
 /// Documents (index, manifest, config) larger than this are refused.
 pub const MAX_DOCUMENT: u64 = 16 << 20;
+
+/// A document (an image config) must be read within this time. A registry
+/// body must keep a minimum pace (see `http`), so each read returns within
+/// one pace window and the deadline is checked at least that often; without
+/// it a server sending a 16 MiB config at exactly the minimum pace would
+/// hold the scan for hours.
+const DOCUMENT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// A reader that fails once `limit` has passed since it was made.
+struct Deadline<R> {
+    inner: R,
+    ends: std::time::Instant,
+    limit: std::time::Duration,
+}
+
+impl<R: Read> Deadline<R> {
+    fn new(inner: R, limit: std::time::Duration) -> Deadline<R> {
+        Deadline {
+            inner,
+            ends: std::time::Instant::now() + limit,
+            limit,
+        }
+    }
+}
+
+impl<R: Read> Read for Deadline<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if std::time::Instant::now() > self.ends {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("not read within {} s", self.limit.as_secs()),
+            ));
+        }
+        self.inner.read(buf)
+    }
+}
 
 /// Follows a manifest-or-index descriptor down to one image, by platform.
 pub fn resolve_from_descriptor(
