@@ -48,6 +48,22 @@ fn strata_bounded(cwd: &Path, args: &[&str], limit: Duration) -> Run {
 
 const LIMIT: Duration = Duration::from_secs(60);
 
+/// `strata image IMAGE --format json ARGS` under the kill timer: exit 2,
+/// with an error whose message contains `needle`.
+fn assert_image_error(tree: &Tree, image: &str, extra: &[&str], needle: &str) -> Run {
+    let mut args = vec!["image", image, "--format", "json"];
+    args.extend_from_slice(extra);
+    let run = strata_bounded(tree.path(), &args, LIMIT);
+    let report = run.json();
+    assert_eq!(run.code, 2, "{report}");
+    let errors = listed(&report, "errors");
+    assert!(
+        errors.iter().any(|(_, m)| m.contains(needle)),
+        "no error containing {needle:?}: {errors:?}"
+    );
+    run
+}
+
 fn entries<'a>(report: &'a Value, key: &str) -> &'a Vec<Value> {
     report[key].as_array().expect(key)
 }
@@ -274,18 +290,7 @@ fn a_sparse_member_of_a_docker_save_tar_is_an_error_not_a_silent_gap() {
         }
     }
     write_bytes(&archive, &tar_of(&rebuilt));
-    let run = strata_bounded(
-        tree.path(),
-        &["image", "app.tar", "--format", "json"],
-        LIMIT,
-    );
-    let report = run.json();
-    assert_eq!(run.code, 2, "{report}");
-    let errors = listed(&report, "errors");
-    assert!(
-        errors.iter().any(|(_, m)| m.contains("GNU sparse")),
-        "{errors:?}"
-    );
+    assert_image_error(&tree, "app.tar", &[], "GNU sparse");
 }
 
 // ---- 2. no input bytes in messages ------------------------------------------
@@ -358,17 +363,7 @@ fn a_malformed_image_config_is_described_without_its_values() {
         manifest.as_bytes(),
     );
     write_bytes(&layout.join("index.json"), index.as_bytes());
-    let run = strata_bounded(
-        tree.path(),
-        &["image", "oci:layout:1.0", "--format", "json"],
-        LIMIT,
-    );
-    assert_eq!(run.code, 2, "{}", run.stdout);
-    let errors = listed(&run.json(), "errors");
-    assert!(
-        errors.iter().any(|(_, m)| m.contains("wrong type")),
-        "{errors:?}"
-    );
+    let run = assert_image_error(&tree, "oci:layout:1.0", &[], "wrong type");
     assert!(!run.stdout.contains(&token[4..]) && !run.stderr.contains(&token[4..]));
 }
 
@@ -452,25 +447,13 @@ fn a_layer_that_expands_past_its_ratio_is_an_error() {
         LayerSpec::gzip(vec![file("app/zeros", vec![0u8; 16 << 20])]),
     ]);
     write_oci_layout(&tree.path().join("layout"), &[("1.0", &spec)]);
-    let run = strata_bounded(
-        tree.path(),
-        &[
-            "image",
-            "oci:layout:1.0",
-            "--format",
-            "json",
-            "--max-decompressed",
-            "1M",
-        ],
-        LIMIT,
+    let run = assert_image_error(
+        &tree,
+        "oci:layout:1.0",
+        &["--max-decompressed", "1M"],
+        "layer expands past",
     );
     let report = run.json();
-    assert_eq!(run.code, 2, "{report}");
-    let errors = listed(&report, "errors");
-    assert!(
-        errors.iter().any(|(_, m)| m.contains("layer expands past")),
-        "{errors:?}"
-    );
     // The other layer's finding is still reported.
     assert_eq!(found(&report, GITHUB), vec!["/app/.env"]);
 }
@@ -493,34 +476,14 @@ fn a_layer_blob_that_is_a_device_or_too_long_is_an_error_not_a_hang() {
     let blob = blob_path(&layout, &built.layers[0].digest);
     std::fs::remove_file(&blob).unwrap();
     std::os::unix::fs::symlink("/dev/zero", &blob).unwrap();
-    let run = strata_bounded(
-        tree.path(),
-        &["image", "oci:layout:1.0", "--format", "json"],
-        LIMIT,
-    );
-    assert_eq!(run.code, 2, "{}", run.stdout);
-    let errors = listed(&run.json(), "errors");
-    assert!(
-        errors.iter().any(|(_, m)| m.contains("not a regular file")),
-        "{errors:?}"
-    );
+    assert_image_error(&tree, "oci:layout:1.0", &[], "not a regular file");
 
     // A blob longer than its descriptor says.
     std::fs::remove_file(&blob).unwrap();
     let mut longer = built.layers[0].blob.clone();
     longer.extend_from_slice(&[0u8; 4096]);
     write_bytes(&blob, &longer);
-    let run = strata_bounded(
-        tree.path(),
-        &["image", "oci:layout:1.0", "--format", "json"],
-        LIMIT,
-    );
-    assert_eq!(run.code, 2, "{}", run.stdout);
-    let errors = listed(&run.json(), "errors");
-    assert!(
-        errors.iter().any(|(_, m)| m.contains("longer than the")),
-        "{errors:?}"
-    );
+    assert_image_error(&tree, "oci:layout:1.0", &[], "longer than the");
 }
 
 #[test]
@@ -533,17 +496,7 @@ fn a_fifo_in_a_layout_is_refused_without_blocking() {
         .status()
         .expect("mkfifo");
     assert!(made.success());
-    let run = strata_bounded(
-        tree.path(),
-        &["image", "oci:layout:1.0", "--format", "json"],
-        LIMIT,
-    );
-    assert_eq!(run.code, 2, "{}", run.stdout);
-    let errors = listed(&run.json(), "errors");
-    assert!(
-        errors.iter().any(|(_, m)| m.contains("not a regular file")),
-        "{errors:?}"
-    );
+    assert_image_error(&tree, "oci:layout:1.0", &[], "not a regular file");
 }
 
 #[test]
@@ -558,15 +511,5 @@ fn a_huge_document_in_a_docker_save_tar_is_refused_by_its_header() {
     tar.extend_from_slice(&[b'['; 512]);
     let tree = Tree::new();
     tree.write("huge.tar", &tar);
-    let run = strata_bounded(
-        tree.path(),
-        &["image", "huge.tar", "--format", "json"],
-        LIMIT,
-    );
-    assert_eq!(run.code, 2, "{}", run.stdout);
-    let errors = listed(&run.json(), "errors");
-    assert!(
-        errors.iter().any(|(_, m)| m.contains("larger than")),
-        "{errors:?}"
-    );
+    assert_image_error(&tree, "huge.tar", &[], "larger than");
 }

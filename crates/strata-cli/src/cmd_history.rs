@@ -10,7 +10,7 @@ use serde::Serialize;
 use strata_report::{
     finding::{short_digest, Finding},
     format::{human_bytes, truncate},
-    printable, Report, Summary,
+    printable, Report,
 };
 use strata_sources::{
     image::{scan_images, ImageOutcome},
@@ -264,14 +264,7 @@ pub fn run(args: HistoryArgs) -> Result<i32> {
             )
         },
         || {
-            deadline::record_timeout(&collector, timeout.expect("a timeout passed"));
-            let report = output::build_report(
-                &matcher,
-                &collector,
-                started,
-                &args.output,
-                Summary::default(),
-            )?;
+            let report = deadline::partial_report(&matcher, &collector, started, &args.output)?;
             write_view(&view(None, &args.image, &report), &args)?;
             Ok(report.exit_code())
         },

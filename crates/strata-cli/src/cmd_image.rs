@@ -70,14 +70,7 @@ pub fn run(args: ImageArgs) -> Result<i32> {
         timeout,
         || scan_images(&images, &matcher, &options, &collector),
         || {
-            deadline::record_timeout(&collector, timeout.expect("a timeout passed"));
-            let report = output::build_report(
-                &matcher,
-                &collector,
-                started,
-                &args.output,
-                Summary::default(),
-            )?;
+            let report = deadline::partial_report(&matcher, &collector, started, &args.output)?;
             output::emit(&matcher, &report, &args.output)
         },
     );

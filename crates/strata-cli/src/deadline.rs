@@ -69,6 +69,25 @@ pub fn record_timeout(collector: &Collector, timeout: &Timeout) {
     collector.problem(TIMEOUT_PATH, timeout_message(timeout));
 }
 
+/// The report of a run whose `--timeout` passed: what was found so far,
+/// and what was not finished, as errors.
+pub fn partial_report(
+    matcher: &strata_engine::Matcher,
+    collector: &Collector,
+    started: std::time::Instant,
+    args: &crate::args::OutputArgs,
+) -> Result<strata_report::Report> {
+    let timeout = args.timeout.timeout.as_ref().expect("a timeout passed");
+    record_timeout(collector, timeout);
+    crate::output::build_report(
+        matcher,
+        collector,
+        started,
+        args,
+        strata_report::Summary::default(),
+    )
+}
+
 /// The overall error of a timed-out run.
 pub fn timeout_message(timeout: &Timeout) -> String {
     format!(
