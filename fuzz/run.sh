@@ -5,8 +5,16 @@
 # regressions/<target>/, then runs each target on corpus/<target>/.
 # Exits non-zero if any input crashed, hung or ran out of memory, after
 # printing the path of each such input. See README.md.
+#
+# FUZZ_KEEP_GOING=1 runs libFuzzer in fork mode and keeps fuzzing past a
+# crash (for long runs: one known crash must not end a target's run); every
+# crashing input is still saved and still fails the run at the end.
 set -euo pipefail
 seconds="${1:-60}"
+keep_going=()
+if [[ "${FUZZ_KEEP_GOING:-}" == 1 ]]; then
+  keep_going=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
+fi
 fuzz_dir="$(cd "$(dirname "$0")" && pwd)"
 cd "$fuzz_dir/.."
 
@@ -35,17 +43,25 @@ for target in $(cargo fuzz list --fuzz-dir fuzz); do
     fi
   fi
   echo "== $target: fuzzing for ${seconds}s"
-  mkdir -p "fuzz/artifacts/$target"
+  artifacts="fuzz/artifacts/$target"
+  mkdir -p "$artifacts"
+  before=$(ls "$artifacts" | wc -l)
   # -timeout: one input taking 30 s is a hang; -rss_limit_mb: 2 GiB is a leak.
-  if cargo fuzz run --fuzz-dir fuzz -O "$target" "fuzz/corpus/$target" -- \
+  status=0
+  cargo fuzz run --fuzz-dir fuzz -O "$target" "fuzz/corpus/$target" -- \
       -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 \
-      -print_final_stats=1 >"$logs/$target.log" 2>&1; then
-    runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$logs/$target.log" | grep -o '[0-9]*$' || true)
-    echo "   ok: ${runs:-?} executions, corpus of $(ls "fuzz/corpus/$target" | wc -l) inputs"
-  else
+      -print_final_stats=1 "${keep_going[@]}" >"$logs/$target.log" 2>&1 || status=$?
+  # Executions: the final stats, or in fork mode the last status line (#N).
+  runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$logs/$target.log" | grep -o '[0-9]*$' | tail -n 1 || true)
+  [[ -n "$runs" ]] || runs=$(grep -o '^#[0-9]*' "$logs/$target.log" | tr -d '#' | tail -n 1 || true)
+  echo "   ${runs:-?} executions, corpus of $(ls "fuzz/corpus/$target" | wc -l) inputs, exit status $status"
+  new_inputs=$(ls -t "$artifacts" | head -n $(($(ls "$artifacts" | wc -l) - before)) || true)
+  if ((status != 0)) || [[ -n "$new_inputs" ]]; then
     tail -n 40 "$logs/$target.log"
-    crash=$(grep -o 'Test unit written to [^ ]*' "$logs/$target.log" | awk '{print $5}' | tail -n 1 || true)
-    failed+=("$target: crashed; input: ${crash:-see $logs/$target.log}")
+    for input in $new_inputs; do
+      failed+=("$target: $artifacts/$input")
+    done
+    [[ -n "$new_inputs" ]] || failed+=("$target: failed; see $logs/$target.log")
   fi
 done
 

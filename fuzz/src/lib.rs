@@ -46,16 +46,20 @@ pub fn check_collected(collector: &Collector) {
             continue;
         }
         let secret = String::from_utf8_lossy(secret);
+        // The message is shown with the secret cut out, to tell causes apart.
+        let shown = |text: &str| text.replace(secret.as_ref(), "<SECRET>");
         for problem in &problems {
             assert!(
                 !problem.message.contains(secret.as_ref()),
-                "a problem message repeats a secret"
+                "a problem message repeats a secret: {:?}",
+                shown(&problem.message)
             );
         }
         for skip in &skipped {
             assert!(
                 !skip.reason.contains(secret.as_ref()),
-                "a skip reason repeats a secret"
+                "a skip reason repeats a secret: {:?}",
+                shown(&skip.reason)
             );
         }
     }
