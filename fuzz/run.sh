@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Fuzzes every target in fuzz_targets/ for SECONDS each (default 60):
+# `run.sh SECONDS [TARGET...]`
+# Fuzzes every target in fuzz_targets/ (or the TARGETs named) for SECONDS
+# each (default 60):
 # installs cargo-fuzz if missing, writes the seed corpora, builds the
 # targets with AddressSanitizer, replays the saved crash inputs in
 # regressions/<target>/, then runs each target on corpus/<target>/.
@@ -11,6 +13,7 @@
 # crashing input is still saved and still fails the run at the end.
 set -euo pipefail
 seconds="${1:-60}"
+shift $(($# > 0 ? 1 : 0))
 keep_going=()
 if [[ "${FUZZ_KEEP_GOING:-}" == 1 ]]; then
   keep_going=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
@@ -33,15 +36,24 @@ bin_dir="fuzz/target/x86_64-unknown-linux-gnu/release"
 logs="fuzz/logs"
 mkdir -p "$logs"
 failed=()
-for target in $(cargo fuzz list --fuzz-dir fuzz); do
-  regressions=(fuzz/regressions/"$target"/*)
-  if [[ -e "${regressions[0]}" ]]; then
-    echo "== $target: replaying ${#regressions[@]} saved input(s)"
-    if ! "$bin_dir/$target" "${regressions[@]}" >"$logs/$target.replay.log" 2>&1; then
+targets=("$@")
+((${#targets[@]})) || mapfile -t targets < <(cargo fuzz list --fuzz-dir fuzz)
+for target in "${targets[@]}"; do
+  # Saved inputs: each must pass, except open-* ones (a known problem being
+  # fixed elsewhere, see README.md), which are reported either way.
+  for input in fuzz/regressions/"$target"/*; do
+    [[ -e "$input" ]] || continue
+    name="$(basename "$input")"
+    # Replayed strictly: no known problem is let pass (src/lib.rs).
+    if STRATA_FUZZ_STRICT=1 "$bin_dir/$target" "$input" >"$logs/$target.replay.log" 2>&1; then
+      [[ "$name" != open-* ]] || echo "   $input passes now: drop its open- prefix"
+    elif [[ "$name" == open-* ]]; then
+      echo "   $input still fails (known, open; see fuzz/README.md)"
+    else
       tail -n 30 "$logs/$target.replay.log"
-      failed+=("$target: a saved input in fuzz/regressions/$target/ fails again")
+      failed+=("$target: saved input $input fails again")
     fi
-  fi
+  done
   echo "== $target: fuzzing for ${seconds}s"
   artifacts="fuzz/artifacts/$target"
   mkdir -p "$artifacts"
