@@ -27,4 +27,8 @@ pub mod text;
 pub use chunk::{ScanStats, DEFAULT_CHUNK_SIZE};
 pub use examples::{ExampleFailure, ExampleKind};
 pub use filters::{is_placeholder, mask_secrets, redact, shannon_entropy};
+/// The keyword pass on its own, for the differential fuzz target
+/// (`fuzz/fuzz_targets/keywords.rs`, against aho-corasick); not a stable API.
+#[doc(hidden)]
+pub use keywords::KeywordFinder;
 pub use matcher::{CompileError, Match, Matcher, MatcherOptions, Scratch};

@@ -146,6 +146,11 @@ pub struct History {
 }
 
 impl ImageConfig {
+    /// Parses an image config; the error repeats nothing of the document.
+    pub fn parse(bytes: &[u8]) -> Result<ImageConfig, String> {
+        serde_json::from_slice(bytes).map_err(|e| json_error(&e))
+    }
+
     /// For each layer index, the index of the history step that made it:
     /// steps with `empty_layer` made no layer, so the two counts differ.
     pub fn layer_steps(&self, layers: usize) -> Vec<Option<usize>> {
@@ -168,6 +173,39 @@ pub struct DockerSaveEntry {
     pub repo_tags: Option<Vec<String>>,
     #[serde(rename = "Layers")]
     pub layers: Vec<String>,
+}
+
+impl DockerSaveEntry {
+    /// Parses a `docker save` `manifest.json`; the error repeats nothing of
+    /// the document.
+    pub fn parse_manifest(bytes: &[u8]) -> Result<Vec<DockerSaveEntry>, String> {
+        serde_json::from_slice(bytes).map_err(|e| json_error(&e))
+    }
+}
+
+/// A JSON error in words that repeat nothing of the document. serde's own
+/// messages quote the offending value (`invalid type: string "…"`), and a
+/// value in a hostile document may be a secret; a missing or duplicate
+/// field is named from the schema, so those messages are kept.
+pub fn json_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match e.classify() {
+        Category::Data => {
+            let text = e.to_string();
+            if text.starts_with("missing field") || text.starts_with("duplicate field") {
+                return text;
+            }
+            "a value of the wrong type or form"
+        }
+        Category::Syntax => "not valid JSON",
+        Category::Eof => "JSON cut short",
+        Category::Io => "JSON not readable",
+    };
+    if e.line() == 0 {
+        what.to_string()
+    } else {
+        format!("{what} at line {} column {}", e.line(), e.column())
+    }
 }
 
 #[cfg(test)]
@@ -200,5 +238,33 @@ mod tests {
         assert!(ManifestOrIndex::parse(br#"{"fsLayers":[]}"#)
             .unwrap_err()
             .contains("schema 1"));
+    }
+
+    /// A value of the wrong type is reported by position, never quoted:
+    /// in a hostile document it may be a secret (found by the image_spec
+    /// fuzz target).
+    #[test]
+    fn parse_errors_do_not_repeat_the_document() {
+        let secret = "AKIAVPLTO5YUVYKDH5UY";
+        let index = format!(r#"{{"manifests":"{secret}"}}"#);
+        let error = ManifestOrIndex::parse(index.as_bytes()).unwrap_err();
+        assert!(
+            error.starts_with("bad index:") && !error.contains(secret),
+            "{error}"
+        );
+        let config = format!(r#"{{"config":{{"Env":"{secret}"}}}}"#);
+        let error = ImageConfig::parse(config.as_bytes()).unwrap_err();
+        assert!(
+            error.starts_with("a value of the wrong type or form at line 1"),
+            "{error}"
+        );
+        let save = format!(r#"[{{"Config":"c","Layers":"{secret}"}}]"#);
+        let error = DockerSaveEntry::parse_manifest(save.as_bytes()).unwrap_err();
+        assert!(!error.contains(secret), "{error}");
+        // Errors named by the schema keep their words.
+        let error = DockerSaveEntry::parse_manifest(br#"[{"Config":"c"}]"#).unwrap_err();
+        assert!(error.starts_with("missing field `Layers`"), "{error}");
+        let error = ImageConfig::parse(b"{\"os\": ").unwrap_err();
+        assert!(error.starts_with("JSON cut short at line 1"), "{error}");
     }
 }
