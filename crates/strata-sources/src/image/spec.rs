@@ -57,23 +57,6 @@ pub struct Manifest {
 }
 
 /// Either kind of top-level document, told apart by shape.
-/// A JSON error as strata reports it: what kind of error and where, never
-/// serde's text, which quotes the offending value (an `Env` entry, a label:
-/// exactly where secrets sit in an image config).
-pub fn json_error(error: &serde_json::Error) -> String {
-    let what = match error.classify() {
-        serde_json::error::Category::Io => "read error",
-        serde_json::error::Category::Syntax => "syntax error",
-        serde_json::error::Category::Data => "a value has the wrong type, or a field is missing",
-        serde_json::error::Category::Eof => "the document ends early",
-    };
-    if error.line() == 0 {
-        what.to_string()
-    } else {
-        format!("{what} at line {} column {}", error.line(), error.column())
-    }
-}
-
 #[derive(Debug, Clone)]
 pub enum ManifestOrIndex {
     Manifest(Manifest),
