@@ -24,6 +24,19 @@ fn image_json(tree: &Tree, args: &[&str]) -> Run {
     strata_in(tree.path(), &all, None)
 }
 
+/// Every command and format that prints what `image` names: `image` in
+/// json, jsonl, sarif and text, `history` in json and text.
+fn every_output_of(image: &str) -> [Vec<&str>; 6] {
+    [
+        vec!["image", image, "--format", "json"],
+        vec!["image", image, "--format", "jsonl"],
+        vec!["image", image, "--format", "sarif"],
+        vec!["image", image],
+        vec!["history", image, "--format", "json"],
+        vec!["history", image],
+    ]
+}
+
 /// A config finding: no layer, no fate, `path` = `config`.
 fn assert_config(f: &Value, field: &str) {
     assert_eq!(f["config_field"], field, "{f}");
@@ -365,14 +378,7 @@ fn secrets_in_config_and_created_by_stay_redacted_in_every_default_output() {
     let spec = config_spec(600);
     write_oci_layout(&tree.path().join("layout"), &[("app", &spec)]);
     let planted: Vec<String> = (10..=16).map(|n| github_token(600 + n)).collect();
-    let outputs = [
-        vec!["image", "oci:layout:app", "--format", "json"],
-        vec!["image", "oci:layout:app", "--format", "jsonl"],
-        vec!["image", "oci:layout:app", "--format", "sarif"],
-        vec!["image", "oci:layout:app"],
-        vec!["history", "oci:layout:app", "--format", "json"],
-        vec!["history", "oci:layout:app"],
-    ];
+    let outputs = every_output_of("oci:layout:app");
     let mut leaks = Vec::new();
     for args in outputs {
         let run = strata_in(tree.path(), &args, None);
@@ -1517,14 +1523,7 @@ fn a_layer_secret_repeated_in_a_build_step_is_masked_in_every_output() {
     assert!(step.starts_with("RUN |1 K="), "{step}");
     assert!(step.contains("*****"), "the build arg is masked: {step}");
 
-    let outputs = [
-        vec!["image", "oci:layout:app", "--format", "json"],
-        vec!["image", "oci:layout:app", "--format", "jsonl"],
-        vec!["image", "oci:layout:app", "--format", "sarif"],
-        vec!["image", "oci:layout:app"],
-        vec!["history", "oci:layout:app", "--format", "json"],
-        vec!["history", "oci:layout:app"],
-    ];
+    let outputs = every_output_of("oci:layout:app");
     for args in outputs {
         let run = strata_in(tree.path(), &args, None);
         assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
