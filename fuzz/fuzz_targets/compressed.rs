@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
 
     // Take at most 1 KiB of the decoded tar; read_layer must drain the rest.
     let mut blob = data;
-    let read = read_layer(&mut blob, &mut |tar| {
+    let read = read_layer(&mut blob, &strata_fuzz::limits(), &mut |tar| {
         tar.take(1024).read_to_end(&mut Vec::new()).map(|_| ())
     });
     if let Ok(read) = read {
