@@ -62,7 +62,7 @@ fuzz_target!(|data: &[u8]| {
         manifest_digest: None,
     });
     let hits = scan_config(&config, &context, strata_fuzz::matcher());
-    let history = masked_history(&config, &hits);
+    let history = masked_history(&config, hits.iter().map(|h| h.found.secret.as_slice()));
     for hit in &hits {
         let secret = String::from_utf8_lossy(&hit.found.secret);
         if secret.len() < 12 {
