@@ -513,3 +513,25 @@ fn a_huge_document_in_a_docker_save_tar_is_refused_by_its_header() {
     tree.write("huge.tar", &tar);
     assert_image_error(&tree, "huge.tar", &[], "larger than");
 }
+
+#[test]
+fn a_corrupt_archive_in_a_large_layer_file_stops_only_that_file() {
+    // Over 8 MiB, so the walking thread streams it instead of a worker.
+    let mut rng = Rng::new(1392);
+    let mut corrupt = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
+    corrupt.extend((0..(9 << 20)).map(|_| rng.next() as u8));
+    let tree = Tree::new();
+    let spec = ImageSpec::with_layers(vec![LayerSpec::gzip(vec![
+        file("app/big.gz", corrupt),
+        file("app/zz-after.env", format!("T={}\n", github_token(1393))),
+    ])]);
+    write_oci_layout(&tree.path().join("layout"), &[("1.0", &spec)]);
+    let run = assert_image_error(&tree, "oci:layout:1.0", &[], "decompressing");
+    let report = run.json();
+    let errors = listed(&report, "errors");
+    assert!(
+        errors.iter().all(|(p, _)| p.ends_with("/app/big.gz")),
+        "{errors:?}"
+    );
+    assert_eq!(found(&report, GITHUB), vec!["/app/zz-after.env"]);
+}

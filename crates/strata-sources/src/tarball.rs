@@ -66,6 +66,12 @@ pub struct Watch {
 }
 
 impl Watch {
+    /// True once the stream underneath failed: the archive cannot be read
+    /// further (an error in one member's own contents leaves it readable).
+    pub fn failed(&self) -> bool {
+        self.failure.borrow().is_some()
+    }
+
     /// Bytes read through the watched reader so far.
     pub fn offset(&self) -> u64 {
         self.bytes.get()

@@ -574,13 +574,15 @@ fn walk_entries(
             );
         }
         if let Err(e) = result {
-            if crate::budget::is_budget_error(&e) {
-                scanner.report_error(&origin.path, "", &e);
-                continue;
+            if watch.failed() {
+                // The layer stream itself failed: nothing more can be read.
+                let e = watch.describe(&e);
+                return Err(io::Error::new(e.kind(), format!("{}: {e}", origin.path)));
             }
-            // An error reading the entry is an error of the layer stream.
-            let e = watch.describe(&e);
-            return Err(io::Error::new(e.kind(), format!("{}: {e}", origin.path)));
+            // The entry's own contents (a corrupt nested archive, a spent
+            // budget): an error of that file; the walk goes on, as it does
+            // for the files the workers scan.
+            scanner.report_error(&origin.path, "", &e);
         }
     }
     Ok(())
