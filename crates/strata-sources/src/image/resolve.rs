@@ -7,7 +7,7 @@ use std::{io::Read, path::Path, sync::Arc};
 use super::{
     digest::{check_digest_syntax, sha256_of},
     platform::{choose, Platform},
-    spec::{json_error, DockerSaveEntry, ImageConfig, ManifestOrIndex},
+    spec::{DockerSaveEntry, ImageConfig, ManifestOrIndex},
     store::{BlobSource, LayoutDir, TarFile},
 };
 
@@ -125,13 +125,8 @@ pub fn image_from_manifest(
 ) -> Result<ResolvedImage, String> {
     let config_bytes = read_verified(source.as_ref(), &manifest.config.digest, MAX_DOCUMENT)
         .map_err(|e| format!("image config: {e}"))?;
-    let config: ImageConfig = serde_json::from_slice(&config_bytes).map_err(|e| {
-        format!(
-            "image config {}: {}",
-            manifest.config.digest,
-            json_error(&e)
-        )
-    })?;
+    let config = ImageConfig::parse(&config_bytes)
+        .map_err(|e| format!("image config {}: {e}", manifest.config.digest))?;
     let diff_ids = config
         .rootfs
         .as_ref()
@@ -247,8 +242,8 @@ pub fn resolve_archive(
     let manifest = tar
         .read_member("manifest.json", MAX_DOCUMENT)
         .map_err(|e| format!("manifest.json: {e}"))?;
-    let entries: Vec<DockerSaveEntry> = serde_json::from_slice(&manifest)
-        .map_err(|e| format!("manifest.json: {}", json_error(&e)))?;
+    let entries =
+        DockerSaveEntry::parse_manifest(&manifest).map_err(|e| format!("manifest.json: {e}"))?;
     let entry = match tag {
         Some(tag) => entries
             .iter()
@@ -283,8 +278,7 @@ pub fn resolve_archive(
             entry.config
         ));
     }
-    let config: ImageConfig = serde_json::from_slice(&config_bytes)
-        .map_err(|e| format!("image config: {}", json_error(&e)))?;
+    let config = ImageConfig::parse(&config_bytes).map_err(|e| format!("image config: {e}"))?;
     let diff_ids = config
         .rootfs
         .as_ref()
