@@ -34,19 +34,8 @@ impl BlobSource for OneBlob<'_> {
     }
 }
 
-fn hit_keys(scan: &LayerScan) -> Vec<(String, u64, u64, usize)> {
-    let mut keys: Vec<_> = scan
-        .hits
-        .iter()
-        .map(|h| {
-            (
-                h.origin.path.clone(),
-                h.found.start,
-                h.found.end,
-                h.found.rule_index,
-            )
-        })
-        .collect();
+fn hit_keys(scan: &LayerScan) -> Vec<strata_fuzz::HitKey> {
+    let mut keys: Vec<_> = scan.hits.iter().map(strata_fuzz::hit_key).collect();
     keys.sort();
     keys
 }

@@ -89,6 +89,17 @@ pub fn check_collected(collector: &Collector) {
 /// What identifies a hit, for comparing two scans of the same bytes.
 pub type HitKey = (String, u64, u64, usize, Vec<u8>);
 
+/// The key of one hit.
+pub fn hit_key(h: &strata_sources::Hit) -> HitKey {
+    (
+        h.origin.path.clone(),
+        h.found.start,
+        h.found.end,
+        h.found.rule_index,
+        h.found.secret.clone(),
+    )
+}
+
 /// Scans `data` twice, in memory (`scan_slice`) and as a stream
 /// (`scan_stream`), checks each scan's messages, and returns the hits of
 /// each, sorted. When either scan ran out of its decompression budget
@@ -115,18 +126,7 @@ pub fn scan_both_ways(data: &[u8]) -> (Vec<HitKey>, Vec<HitKey>) {
         let spent = problems
             .iter()
             .any(|p| p.message.contains("decompression budget exceeded"));
-        let keys: Vec<HitKey> = hits
-            .iter()
-            .map(|h| {
-                (
-                    h.origin.path.clone(),
-                    h.found.start,
-                    h.found.end,
-                    h.found.rule_index,
-                    h.found.secret.clone(),
-                )
-            })
-            .collect();
+        let keys: Vec<HitKey> = hits.iter().map(hit_key).collect();
         // Put them back for the message check.
         let checked = Collector::new();
         checked.hits_extend(hits);
