@@ -21,6 +21,9 @@ pub fn run(command: RulesCommand) -> Result<i32> {
                             "id": r.id, "name": r.name, "description": r.description,
                             "keywords": r.keywords, "validator": r.validator.map(|v| v.name()),
                             "min_entropy": r.min_entropy, "tags": r.tags, "source": r.source,
+                            "severity": r.severity, "confidence": r.confidence,
+                            "references": r.references, "kind": if r.is_context { "context" } else { "regex" },
+                            "pair": r.pair.as_ref().map(|p| &p.name),
                         })
                     })
                     .collect();

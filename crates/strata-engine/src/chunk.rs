@@ -173,6 +173,7 @@ fn emit(
             secret,
             entropy,
             validation,
+            pair,
             ..
         } = m;
         if secret.start >= counted_to {
@@ -205,6 +206,7 @@ fn emit(
             entropy: *entropy,
             validation: *validation,
             inline_allow,
+            pair: pair.as_ref().map(|p| buf[p.clone()].to_vec()),
         });
     }
     scratch.raw = raw;

@@ -22,6 +22,8 @@ pub enum ExampleKind {
     CounterexampleMatched,
     /// A rule with no examples or no counterexamples.
     Missing,
+    /// A rule without severity, confidence or references.
+    MetadataMissing,
 }
 
 impl std::fmt::Display for ExampleFailure {
@@ -30,6 +32,7 @@ impl std::fmt::Display for ExampleFailure {
             ExampleKind::ExampleMissed => "example not matched",
             ExampleKind::CounterexampleMatched => "counterexample matched",
             ExampleKind::Missing => "needs at least one example and one counterexample",
+            ExampleKind::MetadataMissing => "needs severity, confidence and at least one reference",
         };
         write!(
             f,
@@ -54,6 +57,9 @@ impl Matcher {
             };
             if rule.examples.is_empty() || rule.counterexamples.is_empty() {
                 failures.push(fail(ExampleKind::Missing, ""));
+            }
+            if !rule.metadata_given {
+                failures.push(fail(ExampleKind::MetadataMissing, ""));
             }
             for example in &rule.examples {
                 let mut found = false;

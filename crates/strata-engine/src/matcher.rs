@@ -91,6 +91,8 @@ struct Built {
     regex: RuleRegex,
     /// Capture group index of the secret (0 = whole match).
     secret_group: usize,
+    /// The regex of the rule's pair (group `pair`), if it has one.
+    pair: Option<Regex>,
 }
 
 /// A rule's regex, in the form its searches need.
@@ -187,10 +189,57 @@ fn build_rule(rule: &Rule) -> Result<Built, String> {
             .to_index(PatternID::ZERO, name)
             .ok_or_else(|| format!("secret_group {name:?} is not a group of the regex"))?,
     };
+    let pair = match &rule.pair {
+        None => None,
+        Some(pair) => {
+            let hir = parse(&pair.regex).map_err(|e| format!("context pair: {e}"))?;
+            Some(compile_hirs(vec![hir]).map_err(|e| format!("context pair: {e}"))?)
+        }
+    };
     Ok(Built {
         regex,
         secret_group,
+        pair,
     })
+}
+
+/// The match of `pair` nearest to `secret` within `distance` bytes on
+/// either side, not overlapping it.
+fn find_pair(
+    pair: &Regex,
+    distance: usize,
+    hay: &[u8],
+    secret: &Range<usize>,
+) -> Option<Range<usize>> {
+    let from = secret.start.saturating_sub(distance);
+    let to = (secret.end + distance).min(hay.len());
+    let mut caps = pair.create_captures();
+    let mut input = Input::new(hay).range(from..to);
+    let mut best: Option<(usize, Range<usize>)> = None;
+    loop {
+        pair.search_captures(&input, &mut caps);
+        let (Some(whole), Some(group)) = (caps.get_match(), caps.get_group_by_name("pair")) else {
+            break;
+        };
+        let found = group.range();
+        if found.end <= secret.start || found.start >= secret.end {
+            let gap = if found.end <= secret.start {
+                secret.start - found.end
+            } else {
+                found.start - secret.end
+            };
+            if best.as_ref().is_none_or(|(g, _)| gap < *g) {
+                best = Some((gap, found.clone()));
+            }
+        }
+        // The boundary byte after a value may begin the next one.
+        let next = found.end.max(whole.start() + 1);
+        if next >= to {
+            break;
+        }
+        input.set_start(next);
+    }
+    best.map(|(_, range)| range)
 }
 
 /// The cache of rule `rule_index`, made by `make` on the rule's first
@@ -244,6 +293,9 @@ pub(crate) struct RawMatch {
     /// Recognised by a provider rule but rejected by its validator: not
     /// reported, yet it keeps generic rules from reporting the same value.
     pub claimed_only: bool,
+    /// The other half of an id + secret pair, when the rule has one and it
+    /// was found near the secret.
+    pub pair: Option<Range<usize>>,
 }
 
 /// A reported match: the rule, where it is and what it found.
@@ -267,6 +319,9 @@ pub struct Match {
     pub validation: Validation,
     /// The line holding the secret carries a `strata:allow` marker.
     pub inline_allow: bool,
+    /// The id half of an id + secret pair (the rule's `pair`), when found
+    /// near the secret. Not secret by itself; still shortened in reports.
+    pub pair: Option<Vec<u8>>,
 }
 
 impl Matcher {
@@ -663,6 +718,7 @@ impl Matcher {
                 entropy,
                 validation,
                 claimed_only: true,
+                pair: None,
             });
         }
         let rule_allows = compiled
@@ -691,6 +747,10 @@ impl Matcher {
                 return None;
             }
         }
+        let pair = match (&rule.pair, &compiled.built().pair) {
+            (Some(spec), Some(regex)) => find_pair(regex, spec.distance, hay, &secret),
+            _ => None,
+        };
         Some(RawMatch {
             rule: rule_index,
             span,
@@ -698,6 +758,7 @@ impl Matcher {
             entropy,
             validation,
             claimed_only: false,
+            pair,
         })
     }
 

@@ -11,13 +11,17 @@
 //! [`Ruleset`] into a matcher.
 
 mod config;
+mod context;
 mod error;
+mod metadata;
 mod rule;
 mod ruleset;
 pub mod validators;
 
 pub use config::{Config, GlobalAllowlist};
+pub use context::Pair;
 pub use error::RuleError;
+pub use metadata::{Confidence, Severity};
 pub use rule::{Allowlist, Rule, SecretGroup};
 pub use ruleset::Ruleset;
 pub use validators::{Validation, Validator};

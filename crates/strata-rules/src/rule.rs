@@ -3,7 +3,12 @@
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 
-use crate::{error::RuleError, validators::Validator};
+use crate::{
+    context::{self, ContextSpec, Pair},
+    error::RuleError,
+    metadata::{Confidence, Severity},
+    validators::Validator,
+};
 
 /// Default number of bytes searched on each side of a keyword hit.
 pub const DEFAULT_WINDOW: usize = 256;
@@ -20,7 +25,11 @@ pub(crate) struct RuleSpec {
     pub description: String,
     #[serde(default)]
     pub keywords: Vec<String>,
-    pub regex: String,
+    /// Exactly one of `regex` and `context`.
+    #[serde(default)]
+    pub regex: Option<String>,
+    #[serde(default)]
+    pub context: Option<ContextSpec>,
     #[serde(default)]
     pub secret_group: Option<SecretGroupSpec>,
     #[serde(default)]
@@ -30,6 +39,12 @@ pub(crate) struct RuleSpec {
     #[serde(default)]
     pub window: Option<usize>,
     #[serde(default)]
+    pub severity: Option<Severity>,
+    #[serde(default)]
+    pub confidence: Option<Confidence>,
+    #[serde(default)]
+    pub references: Vec<String>,
+    #[serde(default)]
     pub tags: Vec<String>,
     #[serde(default)]
     pub examples: Vec<String>,
@@ -37,6 +52,9 @@ pub(crate) struct RuleSpec {
     pub counterexamples: Vec<String>,
     #[serde(default)]
     pub allowlist: AllowlistSpec,
+    /// Names of shared allowlists (`[allowlists.NAME]`) applied as well.
+    #[serde(default)]
+    pub allowlists: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -46,7 +64,7 @@ pub(crate) enum SecretGroupSpec {
     Name(String),
 }
 
-/// The per-rule allowlist as written in TOML.
+/// The per-rule allowlist as written in TOML; also a shared, named one.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AllowlistSpec {
@@ -57,6 +75,9 @@ pub(crate) struct AllowlistSpec {
     #[serde(default)]
     pub stopwords: Vec<String>,
 }
+
+/// Named allowlists (`[allowlists.NAME]`) that rules reference by name.
+pub(crate) type SharedAllowlists = std::collections::BTreeMap<String, AllowlistSpec>;
 
 /// Which capture group of a rule's regex holds the secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +98,22 @@ pub struct Allowlist {
     pub paths: GlobSet,
     /// Lower-cased words; a secret containing one is dropped.
     pub stopwords: Vec<String>,
+}
+
+impl AllowlistSpec {
+    /// Adds `other`'s entries after this one's, skipping repeats.
+    pub(crate) fn extend(&mut self, other: &AllowlistSpec) {
+        fn add(into: &mut Vec<String>, from: &[String]) {
+            for item in from {
+                if !into.contains(item) {
+                    into.push(item.clone());
+                }
+            }
+        }
+        add(&mut self.regexes, &other.regexes);
+        add(&mut self.paths, &other.paths);
+        add(&mut self.stopwords, &other.stopwords);
+    }
 }
 
 impl Allowlist {
@@ -124,12 +161,24 @@ pub struct Rule {
     pub description: String,
     /// Lower-cased, ASCII, deduplicated; never empty.
     pub keywords: Vec<String>,
+    /// The regex as written, or the one built from a `[rules.context]`.
     pub regex: String,
+    /// A context rule (keyword + value shape): its regex was built.
+    pub is_context: bool,
+    /// The id half of an id + secret pair, searched for near each secret.
+    pub pair: Option<Pair>,
     pub secret_group: SecretGroup,
     pub min_entropy: Option<f64>,
     pub validator: Option<Validator>,
     /// Bytes searched on each side of a keyword hit.
     pub window: usize,
+    pub severity: Severity,
+    pub confidence: Confidence,
+    /// Links to the provider's documentation of the credential.
+    pub references: Vec<String>,
+    /// The rule file gave severity, confidence and references itself
+    /// (every default rule must; `strata rules check` says which do not).
+    pub metadata_given: bool,
     pub tags: Vec<String>,
     pub examples: Vec<String>,
     pub counterexamples: Vec<String>,
@@ -139,15 +188,27 @@ pub struct Rule {
 }
 
 impl Rule {
-    pub(crate) fn from_spec(spec: RuleSpec, file: &str) -> Result<Rule, RuleError> {
-        let id = spec.id.trim().to_string();
-        check_regex_syntax(&spec.regex)
-            .map_err(|e| RuleError::rule(file, &id, format!("regex: {e}")))?;
-        Rule::from_spec_unchecked_regex(spec, file)
+    pub(crate) fn from_spec(
+        spec: RuleSpec,
+        file: &str,
+        shared: &SharedAllowlists,
+    ) -> Result<Rule, RuleError> {
+        let rule = Rule::from_spec_unchecked_regex(spec, file, shared)?;
+        check_regex_syntax(&rule.regex)
+            .map_err(|e| RuleError::rule(file, &rule.id, format!("regex: {e}")))?;
+        if let Some(pair) = &rule.pair {
+            check_regex_syntax(&pair.regex)
+                .map_err(|e| RuleError::rule(file, &rule.id, format!("context pair: {e}")))?;
+        }
+        Ok(rule)
     }
 
     /// Like `from_spec`, without parsing the regex (the engine builds it).
-    pub(crate) fn from_spec_unchecked_regex(spec: RuleSpec, file: &str) -> Result<Rule, RuleError> {
+    pub(crate) fn from_spec_unchecked_regex(
+        spec: RuleSpec,
+        file: &str,
+        shared: &SharedAllowlists,
+    ) -> Result<Rule, RuleError> {
         let id = spec.id.trim().to_string();
         let err = |problem: String| RuleError::rule(file, &id, problem);
         if id.is_empty()
@@ -208,17 +269,61 @@ impl Rule {
                 ));
             }
         }
-        let allowlist = Allowlist::from_spec(spec.allowlist, file, &id)?;
+        let is_context = spec.context.is_some();
+        let (regex, pair, min_entropy) = match (spec.regex, spec.context) {
+            (Some(regex), None) => (regex, None, spec.min_entropy),
+            (None, Some(context)) => {
+                if secret_group != SecretGroup::Default {
+                    return Err(err(
+                        "a context rule's secret is its value; secret_group does not apply".into(),
+                    ));
+                }
+                let regex = context::build_regex(&keywords, &context).map_err(&err)?;
+                let pair = context
+                    .pair
+                    .as_ref()
+                    .map(context::build_pair)
+                    .transpose()
+                    .map_err(&err)?;
+                let entropy = spec.min_entropy.or(Some(context::DEFAULT_MIN_ENTROPY));
+                (regex, pair, entropy)
+            }
+            (Some(_), Some(_)) => {
+                return Err(err("give either regex or [rules.context], not both".into()))
+            }
+            (None, None) => return Err(err("needs a regex or a [rules.context] table".into())),
+        };
+        for reference in &spec.references {
+            if !reference.starts_with("https://") && !reference.starts_with("http://") {
+                return Err(err(format!("reference {reference:?} is not an http(s) URL")));
+            }
+        }
+        let metadata_given =
+            spec.severity.is_some() && spec.confidence.is_some() && !spec.references.is_empty();
+        let mut allowlist_spec = spec.allowlist;
+        for name in &spec.allowlists {
+            let named = shared
+                .get(name)
+                .ok_or_else(|| err(format!("shared allowlist {name:?} is not defined")))?;
+            allowlist_spec.extend(named);
+        }
+        let allowlist = Allowlist::from_spec(allowlist_spec, file, &id)?;
         Ok(Rule {
             id,
             name: spec.name,
             description: spec.description,
             keywords,
-            regex: spec.regex,
+            is_context,
+            regex,
+            pair,
             secret_group,
-            min_entropy: spec.min_entropy,
+            min_entropy,
             validator,
             window,
+            severity: spec.severity.unwrap_or(Severity::Medium),
+            confidence: spec.confidence.unwrap_or(Confidence::Medium),
+            references: spec.references,
+            metadata_given,
             tags: spec.tags,
             examples: spec.examples,
             counterexamples: spec.counterexamples,

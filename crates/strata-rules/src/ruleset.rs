@@ -1,14 +1,18 @@
 //! A set of rules with unique ids: loaded from the embedded defaults, a rules
 //! directory, or TOML text, and extended or trimmed by a user config.
 
-use std::{collections::HashSet, fs, path::Path};
+use std::{
+    collections::{BTreeMap, HashSet},
+    fs,
+    path::Path,
+};
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::{
     error::RuleError,
-    rule::{Rule, RuleSpec},
+    rule::{AllowlistSpec, Rule, RuleSpec, SharedAllowlists},
     DEFAULT_RULE_FILES,
 };
 
@@ -17,31 +21,59 @@ use crate::{
 struct RuleFile {
     #[serde(default)]
     rules: Vec<RuleSpec>,
+    /// Shared allowlists, referenced by rules of any file by name.
+    #[serde(default)]
+    allowlists: BTreeMap<String, AllowlistSpec>,
 }
 
 /// Rules with unique ids, in load order.
 #[derive(Debug, Clone, Default)]
 pub struct Ruleset {
     rules: Vec<Rule>,
+    /// Shared allowlists defined so far, with the file defining each.
+    shared: SharedAllowlists,
+    shared_from: BTreeMap<String, String>,
 }
 
 impl Ruleset {
     /// The ruleset embedded in the binary at build time (`rules/*.toml`).
     pub fn embedded() -> Result<Ruleset, RuleError> {
         let mut set = Ruleset::default();
+        let mut files = Vec::new();
         for (name, json) in DEFAULT_RULE_FILES {
             let file = format!("<embedded>/{name}");
             let parsed: RuleFile = serde_json::from_str(json).map_err(|e| RuleError::Toml {
                 file: file.clone(),
                 message: e.to_string(),
             })?;
-            for spec in parsed.rules {
+            set.add_shared(&file, &parsed)?;
+            files.push((file, parsed.rules));
+        }
+        for (file, specs) in files {
+            for spec in specs {
                 // Embedded regexes are built in full by the test suite, so
                 // the separate syntax pass is skipped for them.
-                set.push(Rule::from_spec_unchecked_regex(spec, &file)?, false)?;
+                let rule = Rule::from_spec_unchecked_regex(spec, &file, &set.shared)?;
+                set.push(rule, false)?;
             }
         }
         Ok(set)
+    }
+
+    /// Registers a file's shared allowlists; a name defined twice is an error.
+    fn add_shared(&mut self, file: &str, parsed: &RuleFile) -> Result<(), RuleError> {
+        for (name, spec) in &parsed.allowlists {
+            if let Some(first) = self.shared_from.get(name) {
+                return Err(RuleError::rule(
+                    file,
+                    &format!("[allowlists.{name}]"),
+                    format!("shared allowlist defined twice (first in {first})"),
+                ));
+            }
+            self.shared.insert(name.clone(), spec.clone());
+            self.shared_from.insert(name.clone(), file.to_string());
+        }
+        Ok(())
     }
 
     /// Every `*.toml` file directly inside `dir`, in name order.
@@ -59,12 +91,19 @@ impl Ruleset {
         }
         paths.sort();
         let mut set = Ruleset::default();
+        let mut files = Vec::new();
         for path in paths {
             let text = fs::read_to_string(&path).map_err(|source| RuleError::Io {
                 path: path.clone(),
                 source,
             })?;
-            set.add_file(&path.display().to_string(), &text)?;
+            let file = path.display().to_string();
+            let parsed = parse_rule_file(&file, &text)?;
+            set.add_shared(&file, &parsed)?;
+            files.push((file, parsed.rules));
+        }
+        for (file, specs) in files {
+            set.add_rules(&file, specs, false)?;
         }
         if set.rules.is_empty() {
             return Err(RuleError::Empty {
@@ -76,19 +115,24 @@ impl Ruleset {
 
     /// Parses one rule file's text; `file` names it in errors.
     pub fn add_file(&mut self, file: &str, text: &str) -> Result<(), RuleError> {
-        let parsed: RuleFile = toml::from_str(text).map_err(|e| RuleError::Toml {
-            file: file.to_string(),
-            message: e.to_string(),
-        })?;
-        for spec in parsed.rules {
-            self.push(Rule::from_spec(spec, file)?, false)?;
-        }
-        Ok(())
+        let parsed = parse_rule_file(file, text)?;
+        self.add_shared(file, &parsed)?;
+        self.add_rules(file, parsed.rules, false)
     }
 
     pub(crate) fn add_specs(&mut self, file: &str, specs: Vec<RuleSpec>) -> Result<(), RuleError> {
+        self.add_rules(file, specs, true)
+    }
+
+    fn add_rules(
+        &mut self,
+        file: &str,
+        specs: Vec<RuleSpec>,
+        replace: bool,
+    ) -> Result<(), RuleError> {
         for spec in specs {
-            self.push(Rule::from_spec(spec, file)?, true)?;
+            let rule = Rule::from_spec(spec, file, &self.shared)?;
+            self.push(rule, replace)?;
         }
         Ok(())
     }
@@ -143,13 +187,27 @@ impl Ruleset {
         self.rules.is_empty()
     }
 
+    /// The names of the shared allowlists, with the file defining each.
+    pub fn shared_allowlists(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.shared_from.iter().map(|(n, f)| (n.as_str(), f.as_str()))
+    }
+
     /// A SHA-256 over everything that changes what the rules report, so a
     /// cache of scan results can tell it was made with the same rules.
     pub fn fingerprint(&self) -> String {
         let mut hasher = Sha256::new();
         for rule in &self.rules {
+            let pair = rule
+                .pair
+                .as_ref()
+                .map(|p| format!("{}\u{1}{}\u{1}{}", p.name, p.regex, p.distance));
             let parts = [
                 rule.id.as_str(),
+                rule.name.as_str(),
+                &rule.tags.join("\u{1}"),
+                rule.severity.as_str(),
+                rule.confidence.as_str(),
+                pair.as_deref().unwrap_or(""),
                 rule.regex.as_str(),
                 &rule.keywords.join("\u{1}"),
                 &format!("{:?}", rule.secret_group),
@@ -167,6 +225,13 @@ impl Ruleset {
         }
         hex::encode(hasher.finalize())
     }
+}
+
+fn parse_rule_file(file: &str, text: &str) -> Result<RuleFile, RuleError> {
+    toml::from_str(text).map_err(|e| RuleError::Toml {
+        file: file.to_string(),
+        message: e.to_string(),
+    })
 }
 
 #[cfg(test)]
