@@ -332,6 +332,9 @@ mod tests {
                 validation: "none".into(),
                 inline_allow: false,
                 config_field: None,
+                pair: None,
+                severity: Default::default(),
+                confidence: Default::default(),
             }],
             skipped: vec![],
         }

@@ -3,6 +3,8 @@
 use std::{path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use strata_report::Threshold;
+use strata_rules::{Confidence, Severity};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -109,12 +111,47 @@ pub struct OutputArgs {
     #[arg(long)]
     pub no_inline_allow: bool,
 
+    #[command(flatten)]
+    pub threshold: ThresholdArgs,
+
     /// Colors in text output.
     #[arg(long, value_enum, default_value = "auto")]
     pub color: ColorArg,
 
     #[command(flatten)]
     pub timeout: TimeoutArg,
+}
+
+/// `--min-severity` / `--min-confidence`: which findings are reported.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ThresholdArgs {
+    /// Report only findings of rules at least this severe: critical, high,
+    /// medium or low (every rule has one; `strata rules list --json`).
+    #[arg(long, value_name = "LEVEL", value_parser = clap::builder::ValueParser::new(parse_severity))]
+    pub min_severity: Option<Severity>,
+
+    /// Report only findings of rules at least this confident: high (a
+    /// distinctive prefix or checksum), medium (provider keyword + shape)
+    /// or low (generic assignments).
+    #[arg(long, value_name = "LEVEL", value_parser = clap::builder::ValueParser::new(parse_confidence))]
+    pub min_confidence: Option<Confidence>,
+}
+
+impl ThresholdArgs {
+    pub fn threshold(&self) -> Threshold {
+        Threshold {
+            min_severity: self.min_severity,
+            min_confidence: self.min_confidence,
+        }
+    }
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    s.parse()
+}
+
+fn parse_confidence(s: &str) -> Result<Confidence, String> {
+    s.parse()
 }
 
 /// `--timeout`: a bound on the whole run.
@@ -347,6 +384,9 @@ pub struct RegistryArgs {
     /// Report findings on lines marked `strata:allow` too.
     #[arg(long)]
     pub no_inline_allow: bool,
+
+    #[command(flatten)]
+    pub threshold: ThresholdArgs,
 
     #[command(flatten)]
     pub timeout: TimeoutArg,

@@ -180,6 +180,7 @@ pub fn run(args: RegistryArgs) -> Result<i32> {
         fingerprinter,
         show_secrets: args.show_secrets,
         inline_allow: !args.no_inline_allow,
+        threshold: args.threshold.threshold(),
     };
     // What is in progress, for a report cut short by --timeout.
     let tracker = Collector::new();
@@ -220,6 +221,7 @@ pub fn run(args: RegistryArgs) -> Result<i32> {
         no_inline_allow: args.no_inline_allow,
         color: crate::args::ColorArg::Auto,
         timeout: TimeoutArg::default(),
+        threshold: args.threshold.clone(),
     };
     let timeout = args.timeout.timeout.as_ref();
     let finish_bars = || {

@@ -50,7 +50,8 @@ pub fn run(command: RulesCommand) -> Result<i32> {
                 },
             )?;
             let compile = started.elapsed();
-            let failures = matcher.check_examples();
+            let mut failures = matcher.check_examples();
+            failures.extend(matcher.check_keywords());
             let examples: usize = ruleset
                 .rules()
                 .iter()
@@ -60,8 +61,9 @@ pub fn run(command: RulesCommand) -> Result<i32> {
                 println!("{failure}");
             }
             println!(
-                "{} rules, {examples} examples and counterexamples, {} failures (compiled in {:.1} ms)",
+                "{} rules, {examples} examples and counterexamples, {} strings drawn from each regex, {} failures (compiled in {:.1} ms)",
                 ruleset.len(),
+                strata_engine::KEYWORD_SAMPLES,
                 failures.len(),
                 compile.as_secs_f64() * 1000.0
             );

@@ -69,13 +69,16 @@ pub fn build_report(
         fingerprinter: Fingerprinter::from_env(),
         show_secrets: args.show_secrets,
         inline_allow: !args.no_inline_allow,
+        threshold: args.threshold.threshold(),
     };
     let mut suppressed = 0;
     let mut findings = Vec::with_capacity(hits.len());
     for hit in &hits {
         match builder.build(hit) {
             Some(finding) => findings.push(finding),
-            None => suppressed += 1,
+            // Below the threshold is not "suppressed inline".
+            None if hit.found.inline_allow && builder.inline_allow => suppressed += 1,
+            None => {}
         }
     }
     let mut baselined = 0;

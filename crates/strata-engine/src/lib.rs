@@ -22,10 +22,11 @@ mod filters;
 mod keywords;
 mod matcher;
 mod prefix;
+mod sample;
 pub mod text;
 
 pub use chunk::{ScanStats, DEFAULT_CHUNK_SIZE};
-pub use examples::{ExampleFailure, ExampleKind};
+pub use examples::{ExampleFailure, ExampleKind, KEYWORD_SAMPLES};
 pub use filters::{is_placeholder, mask_secrets, redact, shannon_entropy};
 /// The keyword pass on its own, for the differential fuzz target
 /// (`fuzz/fuzz_targets/keywords.rs`, against aho-corasick); not a stable API.

@@ -20,7 +20,8 @@ fn every_default_rule_passes_its_examples() {
         },
     )
     .unwrap();
-    let failures = matcher.check_examples();
+    let mut failures = matcher.check_examples();
+    failures.extend(matcher.check_keywords());
     let listing: Vec<String> = failures.iter().map(ToString::to_string).collect();
     assert!(
         failures.is_empty(),

@@ -13,6 +13,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use strata_engine::Matcher;
+use strata_rules::{Confidence, Severity};
 use strata_sources::Hit;
 
 /// Environment variable holding the key for fingerprints, if any.
@@ -194,11 +195,38 @@ pub struct FateField {
     pub layer_digest: Option<String>,
 }
 
+/// The id half of an id + secret pair found beside a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairField {
+    /// What the rule calls it (`app-id`, `account-sid`).
+    pub name: String,
+    /// Redacted like the secret unless the user asked for `--show-secrets`.
+    pub value: String,
+}
+
+/// Which findings a report keeps: those at or above both thresholds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Threshold {
+    pub min_severity: Option<Severity>,
+    pub min_confidence: Option<Confidence>,
+}
+
+impl Threshold {
+    pub fn keeps(&self, severity: Severity, confidence: Confidence) -> bool {
+        self.min_severity.is_none_or(|min| severity >= min)
+            && self.min_confidence.is_none_or(|min| confidence >= min)
+    }
+}
+
 /// One reported secret. Field names are the JSON contract (README).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     pub rule_id: String,
     pub rule_name: String,
+    #[serde(default)]
+    pub severity: Severity,
+    #[serde(default)]
+    pub confidence: Confidence,
     pub path: String,
     pub line: u64,
     pub column: u64,
@@ -218,6 +246,8 @@ pub struct Finding {
     pub fate: Option<FateField>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_field: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pair: Option<PairField>,
 }
 
 impl Finding {
@@ -256,6 +286,8 @@ pub struct FindingBuilder<'a> {
     pub show_secrets: bool,
     /// Honour `strata:allow` markers (off with `--no-inline-allow`).
     pub inline_allow: bool,
+    /// Findings below it are left out (`--min-severity`, `--min-confidence`).
+    pub threshold: Threshold,
 }
 
 /// A match with its secret sealed away: everything a finding needs except
@@ -267,6 +299,10 @@ pub struct FindingBuilder<'a> {
 pub struct SealedMatch {
     pub rule_id: String,
     pub rule_name: String,
+    #[serde(default)]
+    pub severity: Severity,
+    #[serde(default)]
+    pub confidence: Confidence,
     pub path: String,
     pub line: u64,
     pub column: u64,
@@ -286,6 +322,8 @@ pub struct SealedMatch {
     pub inline_allow: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_field: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pair: Option<PairField>,
 }
 
 impl FindingBuilder<'_> {
@@ -313,30 +351,43 @@ impl FindingBuilder<'_> {
     /// the builder was asked to show secrets).
     pub fn seal(&self, hit: &Hit) -> SealedMatch {
         let rule = self.matcher.rule(hit.found.rule_index);
+        let shown = |value: &[u8]| {
+            if self.show_secrets {
+                String::from_utf8_lossy(value).into_owned()
+            } else {
+                redact(value)
+            }
+        };
         SealedMatch {
             rule_id: rule.id.clone(),
             rule_name: rule.name.clone(),
+            severity: rule.severity,
+            confidence: rule.confidence,
             path: hit.origin.path.clone(),
             line: hit.found.line,
             column: hit.found.column,
             end_line: hit.found.end_line,
             offset: hit.found.secret_start,
             secret_len: hit.found.secret.len() as u64,
-            secret: if self.show_secrets {
-                String::from_utf8_lossy(&hit.found.secret).into_owned()
-            } else {
-                redact(&hit.found.secret)
-            },
+            secret: shown(&hit.found.secret),
             fingerprint: self.fingerprinter.secret(&rule.id, &hit.found.secret),
             entropy: (hit.found.entropy * 100.0).round() / 100.0,
             validation: hit.found.validation.as_str().to_string(),
             inline_allow: hit.found.inline_allow,
             config_field: hit.origin.config_field.clone(),
+            pair: match (&rule.pair, &hit.found.pair) {
+                (Some(pair), Some(value)) => Some(PairField {
+                    name: pair.name.clone(),
+                    value: shown(value),
+                }),
+                _ => None,
+            },
         }
     }
 
     /// The finding for a sealed match placed in an image and layer, or
-    /// `None` when an inline `strata:allow` suppresses it.
+    /// `None` when an inline `strata:allow` suppresses it or it is below
+    /// the threshold.
     pub fn place(
         &self,
         sealed: &SealedMatch,
@@ -344,7 +395,9 @@ impl FindingBuilder<'_> {
         layer: Option<LayerField>,
         fate: Option<FateField>,
     ) -> Option<Finding> {
-        if self.inline_allow && sealed.inline_allow {
+        if self.inline_allow && sealed.inline_allow
+            || !self.threshold.keeps(sealed.severity, sealed.confidence)
+        {
             return None;
         }
         let line = sealed.line.to_string();
@@ -363,6 +416,8 @@ impl FindingBuilder<'_> {
         Some(Finding {
             rule_id: sealed.rule_id.clone(),
             rule_name: sealed.rule_name.clone(),
+            severity: sealed.severity,
+            confidence: sealed.confidence,
             path: sealed.path.clone(),
             line: sealed.line,
             column: sealed.column,
@@ -376,6 +431,7 @@ impl FindingBuilder<'_> {
             layer,
             fate,
             config_field: sealed.config_field.clone(),
+            pair: sealed.pair.clone(),
         })
     }
 }
@@ -410,6 +466,9 @@ mod tests {
             validation: "none".into(),
             inline_allow: false,
             config_field: None,
+            pair: None,
+            severity: Default::default(),
+            confidence: Default::default(),
         }
     }
 

@@ -6,7 +6,7 @@
 use std::io::{self, Write};
 
 use serde_json::{json, Value};
-use strata_rules::Rule;
+use strata_rules::{Confidence, Rule, Severity};
 
 use crate::{finding::short_digest, printable::printable, Finding, Report};
 
@@ -107,10 +107,16 @@ impl Palette {
 fn write_text(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<()> {
     let p = Palette { on: color };
     for finding in &report.findings {
+        let severity_color = match finding.severity {
+            Severity::Critical | Severity::High => "1;31",
+            Severity::Medium => "1;33",
+            Severity::Low => "1;34",
+        };
         writeln!(
             out,
-            "{}  {}",
-            p.paint("1;31", &printable(&finding.rule_id)),
+            "{}  {}  {}",
+            p.paint(severity_color, &format!("[{}]", finding.severity)),
+            p.paint("1", &printable(&finding.rule_id)),
             printable(&finding.rule_name)
         )?;
         writeln!(out, "  {}", p.paint("36", &printable(&finding.location())))?;
@@ -145,11 +151,21 @@ fn write_text(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<(
         };
         writeln!(
             out,
-            "  secret:   {}  entropy {:.2}{validation}  fingerprint {}",
+            "  secret:   {}  entropy {:.2}{validation}  confidence {}  fingerprint {}",
             printable(&finding.secret),
             finding.entropy,
+            finding.confidence,
             &finding.fingerprint[..16]
         )?;
+        if let Some(pair) = &finding.pair {
+            writeln!(
+                out,
+                "  {}:{} {}",
+                printable(&pair.name),
+                " ".repeat(8usize.saturating_sub(pair.name.len() + 1)),
+                printable(&pair.value)
+            )?;
+        }
         writeln!(out)?;
     }
     for skipped in &report.skipped {
@@ -267,19 +283,105 @@ pub fn artifact_uri(finding: &Finding) -> String {
     uri
 }
 
+/// SARIF result level: GitHub shows `error` for critical and high.
+fn sarif_level(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical | Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low => "note",
+    }
+}
+
+fn sarif_problem_severity(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical | Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low => "recommendation",
+    }
+}
+
+/// GitHub code scanning's `precision` values.
+fn sarif_precision(confidence: Confidence) -> &'static str {
+    match confidence {
+        Confidence::High => "very-high",
+        Confidence::Medium => "high",
+        Confidence::Low => "medium",
+    }
+}
+
+/// `reportingDescriptor.name` must be an identifier-like word; rule ids are
+/// kebab-case, so `github-pat-classic` becomes `GithubPatClassic`.
+fn sarif_rule_name(id: &str) -> String {
+    id.split(['-', '_', '.'])
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut chars = part.chars();
+            match chars.next() {
+                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}
+
+fn help_text(rule: &Rule) -> String {
+    let mut text = format!(
+        "{}\n\nSeverity: {}. Confidence: {}.\n\nWhat to do: revoke or rotate the credential at the provider first (removing it from the file does not make it safe: it is in history, images and caches), then remove it and load it from a secret store or CI secret at run time.",
+        if rule.description.is_empty() { &rule.name } else { &rule.description },
+        rule.severity,
+        rule.confidence
+    );
+    for reference in &rule.references {
+        text.push_str(&format!("\n\nReference: {reference}"));
+    }
+    text
+}
+
+fn help_markdown(rule: &Rule) -> String {
+    let mut text = format!(
+        "**{}**\n\n{}\n\n| severity | confidence |\n|---|---|\n| {} | {} |\n\n**What to do:** revoke or rotate the credential at the provider first (removing it from the file does not make it safe: it is in history, images and caches), then remove it and load it from a secret store or CI secret at run time.",
+        rule.name,
+        if rule.description.is_empty() { &rule.name } else { &rule.description },
+        rule.severity,
+        rule.confidence
+    );
+    if !rule.references.is_empty() {
+        text.push_str("\n\nReferences:");
+        for reference in &rule.references {
+            text.push_str(&format!("\n- <{reference}>"));
+        }
+    }
+    text
+}
+
 fn sarif(report: &Report, rules: &[&Rule]) -> Value {
     let rule_index = |id: &str| rules.iter().position(|r| r.id == id);
     let sarif_rules: Vec<Value> = rules
         .iter()
         .map(|rule| {
-            json!({
+            let description = if rule.description.is_empty() { &rule.name } else { &rule.description };
+            let mut tags = vec!["security".to_string(), "secret".to_string()];
+            tags.extend(rule.tags.iter().filter(|t| *t != "security" && *t != "secret").cloned());
+            let mut sarif_rule = json!({
                 "id": rule.id,
-                "name": rule.name,
+                "name": sarif_rule_name(&rule.id),
                 "shortDescription": { "text": rule.name },
-                "fullDescription": { "text": if rule.description.is_empty() { &rule.name } else { &rule.description } },
-                "defaultConfiguration": { "level": "error" },
-                "properties": { "tags": rule.tags, "security-severity": "8.0" }
-            })
+                "fullDescription": { "text": description },
+                "help": { "text": help_text(rule), "markdown": help_markdown(rule) },
+                "defaultConfiguration": { "level": sarif_level(rule.severity) },
+                "properties": {
+                    "tags": tags,
+                    "security-severity": rule.severity.sarif_score(),
+                    "precision": sarif_precision(rule.confidence),
+                    "problem.severity": sarif_problem_severity(rule.severity),
+                    "severity": rule.severity,
+                    "confidence": rule.confidence,
+                }
+            });
+            if let Some(uri) = rule.references.first() {
+                sarif_rule["helpUri"] = json!(uri);
+            }
+            sarif_rule
         })
         .collect();
     let results: Vec<Value> = report
@@ -302,7 +404,7 @@ fn sarif(report: &Report, rules: &[&Rule]) -> Value {
             }
             let mut result = json!({
                 "ruleId": f.rule_id,
-                "level": "error",
+                "level": sarif_level(f.severity),
                 "message": { "text": message },
                 "locations": [{
                     "physicalLocation": {
@@ -316,6 +418,9 @@ fn sarif(report: &Report, rules: &[&Rule]) -> Value {
                     "finding_id": f.finding_id,
                     "entropy": f.entropy,
                     "validation": f.validation,
+                    "severity": f.severity,
+                    "confidence": f.confidence,
+                    "pair": f.pair,
                     "layer": f.layer,
                     "fate": f.fate,
                     "image": f.image,

@@ -17,7 +17,7 @@ pub mod printable;
 pub mod summary;
 
 pub use baseline::{Baseline, BaselineError};
-pub use finding::{Finding, FindingBuilder, Fingerprinter, SealedMatch};
+pub use finding::{Finding, FindingBuilder, Fingerprinter, PairField, SealedMatch, Threshold};
 pub use format::{write_jsonl_finding, write_jsonl_summary, write_report, Format};
 pub use printable::printable;
 pub use summary::{RegistrySummary, Report, Summary};

@@ -9,10 +9,13 @@ use serde::{Deserialize, Serialize};
 
 /// What a leak of the credential lets an attacker do. Ordered from least
 /// to most severe, so `severity >= Severity::High` reads as it should.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Low,
+    #[default]
     Medium,
     High,
     Critical,
@@ -21,10 +24,13 @@ pub enum Severity {
 /// How sure a match of the rule is a real credential: a distinctive prefix
 /// or checksum (high), a provider keyword and a value shape (medium), a
 /// generic assignment (low). Ordered from least to most sure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Confidence {
     Low,
+    #[default]
     Medium,
     High,
 }
