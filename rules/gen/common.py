@@ -207,3 +207,78 @@ def assignments(r, env_name, key_name, values, count=3):
         shape = shapes[i % len(shapes)]
         out.append(shape.format(N=env_name, n=key_name, v=values[i % len(values)]))
     return out
+
+
+def base36(n, width):
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while n:
+        n, d = divmod(n, 36)
+        out = digits[d] + out
+    return out.rjust(width, "0")
+
+
+def gitlab_routable(r, prefix, payload_len=None):
+    """A GitLab routable token: PREFIX + base64url payload + '.01.' +
+    base36 payload length (2) + base36 CRC32 of all before (7)."""
+    import base64
+
+    org = r.randrange(1, 10**6)
+    user = r.randrange(1, 10**7)
+    routing = f"o:{base36(org, 1)}\nu:{base36(user, 1)}\n".encode()
+    random_bytes = bytes(r.randrange(256) for _ in range(16))
+    payload = base64.urlsafe_b64encode(routing + random_bytes + bytes([16])).decode().rstrip("=")
+    body = f"{prefix}{payload}.01.{base36(len(payload), 2)}"
+    return body + base36(zlib.crc32(body.encode()), 7)
+
+
+def aws_key_id(r, prefix="AKIA"):
+    """An access key id of the documented shape: prefix + 16 base32
+    characters whose decoded account id has 12 digits."""
+    account = r.randrange(10**11, 10**12)
+    first_six = (account << 7) | (1 << 47) | r.randrange(128)
+    bits = (first_six << 32) | r.getrandbits(32)
+    out = prefix
+    for i in range(15, -1, -1):
+        v = (bits >> (i * 5)) & 31
+        out += chr(ord("A") + v) if v < 26 else chr(ord("2") + v - 26)
+    return out
+
+
+_BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+
+
+def _bech32_polymod(values):
+    gen = [0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3]
+    chk = 1
+    for v in values:
+        top = chk >> 25
+        chk = ((chk & 0x1FFFFFF) << 5) ^ v
+        for i in range(5):
+            if (top >> i) & 1:
+                chk ^= gen[i]
+    return chk
+
+
+def bech32(hrp, data5):
+    """bech32 string of 5-bit values `data5` with its checksum."""
+    values = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp] + list(data5)
+    pm = _bech32_polymod(values + [0] * 6) ^ 1
+    check = [(pm >> (5 * (5 - i))) & 31 for i in range(6)]
+    return hrp + "1" + "".join(_BECH32[d] for d in list(data5) + check)
+
+
+_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def base58check(payload):
+    """base58 of `payload` + the first 4 bytes of SHA-256(SHA-256(payload))."""
+    import hashlib
+
+    data = payload + hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]
+    n = int.from_bytes(data, "big")
+    out = ""
+    while n:
+        n, d = divmod(n, 58)
+        out = _B58[d] + out
+    return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
