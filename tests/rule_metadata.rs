@@ -106,7 +106,10 @@ fn a_context_rule_reports_its_pair_redacted() {
         &["--config", config.to_str().unwrap(), "--show-secrets"],
     );
     let shown = shown.findings();
-    assert_eq!(finding_of(&shown, "acme-api-key")["pair"]["value"], "QW7E2R9T4Y");
+    assert_eq!(
+        finding_of(&shown, "acme-api-key")["pair"]["value"],
+        "QW7E2R9T4Y"
+    );
 }
 
 #[test]
@@ -116,7 +119,9 @@ fn sarif_rules_carry_what_code_scanning_reads() {
     let run = strata_in(tree.path(), &["scan", ".", "--format", "sarif"], None);
     assert_eq!(run.code, 1, "{}", run.stderr);
     let sarif: Value = serde_json::from_str(&run.stdout).unwrap();
-    let rules = sarif["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
+    let rules = sarif["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap();
     let github = rules
         .iter()
         .find(|r| r["id"] == "github-pat-classic")
@@ -179,7 +184,8 @@ counterexamples = ["demo_short"]
     let run = strata_in(tree.path(), &["rules", "check", "rules"], None);
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(
-        run.stdout.contains("rule demo-token") && run.stdout.contains("without any of the rule's keywords"),
+        run.stdout.contains("rule demo-token")
+            && run.stdout.contains("without any of the rule's keywords"),
         "{}",
         run.stdout
     );

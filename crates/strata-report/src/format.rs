@@ -359,9 +359,18 @@ fn sarif(report: &Report, rules: &[&Rule]) -> Value {
     let sarif_rules: Vec<Value> = rules
         .iter()
         .map(|rule| {
-            let description = if rule.description.is_empty() { &rule.name } else { &rule.description };
+            let description = if rule.description.is_empty() {
+                &rule.name
+            } else {
+                &rule.description
+            };
             let mut tags = vec!["security".to_string(), "secret".to_string()];
-            tags.extend(rule.tags.iter().filter(|t| *t != "security" && *t != "secret").cloned());
+            tags.extend(
+                rule.tags
+                    .iter()
+                    .filter(|t| *t != "security" && *t != "secret")
+                    .cloned(),
+            );
             let mut sarif_rule = json!({
                 "id": rule.id,
                 "name": sarif_rule_name(&rule.id),

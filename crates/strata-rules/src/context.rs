@@ -104,10 +104,7 @@ pub(crate) fn build_pair(spec: &PairSpec) -> Result<Pair, String> {
     let outside = negated_class(&alphabet, b"");
     Ok(Pair {
         name: spec.name.trim().to_string(),
-        regex: format!(
-            "(?:^|{outside})(?P<pair>{})(?:{outside}|$)",
-            spec.value
-        ),
+        regex: format!("(?:^|{outside})(?P<pair>{})(?:{outside}|$)", spec.value),
         distance,
     })
 }
@@ -208,7 +205,11 @@ mod tests {
 
     fn secret(re: &str, hay: &str) -> Option<String> {
         let re = Regex::builder()
-            .syntax(regex_automata::util::syntax::Config::new().unicode(false).utf8(false))
+            .syntax(
+                regex_automata::util::syntax::Config::new()
+                    .unicode(false)
+                    .utf8(false),
+            )
             .build(re)
             .unwrap();
         let mut caps = re.create_captures();

@@ -295,7 +295,9 @@ impl Rule {
         };
         for reference in &spec.references {
             if !reference.starts_with("https://") && !reference.starts_with("http://") {
-                return Err(err(format!("reference {reference:?} is not an http(s) URL")));
+                return Err(err(format!(
+                    "reference {reference:?} is not an http(s) URL"
+                )));
             }
         }
         let metadata_given =

@@ -189,7 +189,9 @@ impl Ruleset {
 
     /// The names of the shared allowlists, with the file defining each.
     pub fn shared_allowlists(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.shared_from.iter().map(|(n, f)| (n.as_str(), f.as_str()))
+        self.shared_from
+            .iter()
+            .map(|(n, f)| (n.as_str(), f.as_str()))
     }
 
     /// A SHA-256 over everything that changes what the rules report, so a

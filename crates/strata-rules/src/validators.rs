@@ -333,7 +333,13 @@ fn bech32_checksum_ok(value: &[u8]) -> bool {
 }
 
 fn bech32_polymod(values: &[u8]) -> u32 {
-    const GENERATOR: [u32; 5] = [0x3b6a_57b2, 0x2650_8e6d, 0x1ea1_19fa, 0x3d42_33dd, 0x2a14_62b3];
+    const GENERATOR: [u32; 5] = [
+        0x3b6a_57b2,
+        0x2650_8e6d,
+        0x1ea1_19fa,
+        0x3d42_33dd,
+        0x2a14_62b3,
+    ];
     let mut check: u32 = 1;
     for &v in values {
         let top = check >> 25;
@@ -466,13 +472,19 @@ mod tests {
             let mut n = payload.len() as u32;
             let mut d = String::new();
             while n > 0 {
-                d.insert(0, "0123456789abcdefghijklmnopqrstuvwxyz".as_bytes()[(n % 36) as usize] as char);
+                d.insert(
+                    0,
+                    "0123456789abcdefghijklmnopqrstuvwxyz".as_bytes()[(n % 36) as usize] as char,
+                );
                 n /= 36;
             }
             d
         });
         let body = format!("{prefix}{payload}.01.{length}");
-        format!("{body}{}", base36_padded(crc32fast::hash(body.as_bytes()), 7))
+        format!(
+            "{body}{}",
+            base36_padded(crc32fast::hash(body.as_bytes()), 7)
+        )
     }
 
     #[test]
@@ -508,7 +520,11 @@ mod tests {
         let mut id = String::from("AKIA");
         for i in (0..16).rev() {
             let v = ((bits >> (i * 5)) & 31) as u8;
-            id.push(if v < 26 { (b'A' + v) as char } else { (b'2' + v - 26) as char });
+            id.push(if v < 26 {
+                (b'A' + v) as char
+            } else {
+                (b'2' + v - 26) as char
+            });
         }
         assert_eq!(aws_account_of_key_id(id.as_bytes()), Some(account));
         assert_eq!(
@@ -524,7 +540,10 @@ mod tests {
 
     #[test]
     fn bech32_and_base58check_checksums() {
-        let key = bech32_encode("age-secret-key-", &[7, 1, 30, 22, 0, 9, 31, 12, 3, 3, 18, 27]);
+        let key = bech32_encode(
+            "age-secret-key-",
+            &[7, 1, 30, 22, 0, 9, 31, 12, 3, 3, 18, 27],
+        );
         assert!(bech32_checksum_ok(key.to_ascii_uppercase().as_bytes()));
         let mut broken = key.into_bytes();
         let at = broken.len() - 3;
